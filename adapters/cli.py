@@ -1,0 +1,105 @@
+"""`symposium-bot`: run, console, demo, web and db upgrade."""
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import click
+
+from bot.clock import Clock, SimulatedClock, SystemClock
+from bot.db.engine import make_engine
+from bot.db.migrate import upgrade
+from bot.settings import CoreSettings
+
+DEMO_START = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the bot does.")
+def main(verbose: bool) -> None:
+    """Symposium Bot: run a writing symposium in Discord, Slack or a local console."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--platform", type=click.Choice(["console", "slack", "discord"]), help="Which chat to connect to.")
+@click.option("--deliver-only", is_flag=True, help="Only deliver the outbox (extra workers on PostgreSQL).")
+def run(platform: str | None, deliver_only: bool) -> None:
+    """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
+    import os
+
+    tokens = [name for name, var in (("discord", "DISCORD_TOKEN"), ("slack", "SLACK_BOT_TOKEN")) if os.environ.get(var)]
+    if platform is None:
+        if len(tokens) > 1:
+            raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
+        platform = tokens[0] if tokens else "console"
+    if platform != "console" or deliver_only:
+        raise click.UsageError(f"The {platform} adapter is not part of this build yet; run without tokens for the console.")
+    asyncio.run(_console(None, set(), SystemClock(), CoreSettings()))
+
+
+@main.command()
+@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Run these lines, then stop.")
+@click.option("--editors", default="", help="Comma-separated names who are editors (and admins).")
+@click.option("--clock", "clock_kind", type=click.Choice(["real", "simulated"]), help="Default: simulated with --script.")
+@click.option("--start", help="Simulated clock start, ISO time with offset (default: now).")
+def console(script: Path | None, editors: str, clock_kind: str | None, start: str | None) -> None:
+    """The local chat: type `<user>: <text>`, `<user>: react ✅ #n`, or `clock: +2d`."""
+    kind = clock_kind or ("simulated" if script else "real")
+    clock: Clock = SystemClock()
+    if kind == "simulated":
+        clock = SimulatedClock(datetime.fromisoformat(start) if start else datetime.now(UTC))
+    names = {n.strip() for n in editors.split(",") if n.strip()}
+    asyncio.run(_console(script.read_text(encoding="utf-8") if script else None, names, clock, CoreSettings()))
+
+
+@main.command()
+def demo() -> None:
+    """The 2023 orchestrator symposium, start to finish, on a simulated clock."""
+    text = resources.files("adapters.console").joinpath("demo.txt").read_text(encoding="utf-8")
+    with TemporaryDirectory() as folder:
+        settings = CoreSettings(database_url=f"sqlite+aiosqlite:///{folder}/demo.db")
+        asyncio.run(_console(text, {"erin", "ed"}, SimulatedClock(DEMO_START), settings))
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to DATABASE_URL and stop."""
+
+    async def go() -> None:
+        engine = make_engine(CoreSettings().database_url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(go())
+    click.echo("database is up to date")
+
+
+async def _console(script: str | None, editors: set[str], clock: Clock, settings: CoreSettings) -> None:
+    from adapters.console.adapter import ConsolePlatform, ConsoleSession
+    from adapters.runtime import running_core
+
+    platform = ConsolePlatform(clock, print)
+    async with running_core(settings, platform, clock) as bot:
+        session = ConsoleSession(bot, platform, clock, editors)
+        await bot.tick()
+        if script is not None:
+            for line in script.splitlines():
+                if line.strip() and not line.startswith("#"):
+                    print(f"> {line}")
+                await session.run_line(line)
+            return
+        print("Symposium Bot console. Lines: `<user>: <text>`, `<user>: react ✅ #n`, `clock: +2d`. Ctrl-D quits.")
+        print(f"Editors: {', '.join(sorted(editors)) or 'none (start with --editors you)'}")
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            await session.run_line(line)

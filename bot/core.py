@@ -1,0 +1,140 @@
+"""SymposiumBot: the one entry point adapters call. Commands in, private replies out; the outbox does the rest."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import commands as c
+from sqlalchemy import func, select
+
+from bot.clock import Clock
+from bot.db.models import Essay, OutboxRow
+from bot.delivery import Dispatcher
+from bot.errors import UserError
+from bot.messages import Message, MessageBuilder
+from bot.ports import Platform
+from bot.services import intents, outreach, publishing, reminders, reviews, submissions, symposia, views
+from bot.settings import CoreSettings
+from bot.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, UnitOfWork], Awaitable[Message]]
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.DeclareIntent: intents.declare_intent,
+    c.Submit: submissions.submit,
+    c.Withdraw: intents.withdraw,
+    c.ShowEssays: views.show_essays,
+    c.ShowStatus: views.show_status,
+    c.SetReminders: intents.set_reminders,
+    c.ShowHelp: views.show_help,
+    c.OpenSymposium: symposia.open_symposium,
+    c.EditSymposium: symposia.edit_symposium,
+    c.CheckChannels: symposia.check_channels,
+    c.Decide: reviews.decide,
+    c.ScheduleEssay: publishing.schedule,
+    c.PublishEssay: publishing.publish,
+    c.CommentEssay: publishing.comment,
+    c.Extend: outreach.extend,
+    c.Notify: outreach.notify,
+    c.Export: outreach.export,
+    c.ManageEditors: symposia.manage_editors,
+    c.CloseSymposium: symposia.close_symposium,
+}
+
+
+def error_reply(text: str) -> Message:
+    return MessageBuilder("That didn't work", tag="error").line(text).build()
+
+
+class SymposiumBot:
+    """Build one per process with its database sessions, clock and platform.
+
+    Args:
+        deliver_in_background: deliver right after each change in a background task (a running bot);
+            the console and tests leave it off and call `tick()` themselves, so transcripts are deterministic.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        platform: Platform,
+        settings: CoreSettings,
+        *,
+        deliver_in_background: bool = False,
+    ) -> None:
+        self.sessions, self.clock, self.platform, self.settings = sessions, clock, platform, settings
+        self.dispatcher = Dispatcher(sessions, clock, platform, settings)
+        self.deliver_in_background = deliver_in_background
+        self._tick_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[int]] = set()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.clock, self.platform, self.settings)
+
+    async def handle(self, command: c.Command) -> Message:
+        """Run a command; always answers with a private message (an error explains itself, nothing changed)."""
+        try:
+            async with self.unit_of_work() as uow:
+                if not await uow.first_time(command.origin.event_id):
+                    return MessageBuilder("Already done", tag="reply").line("That request was handled before.").build()
+                reply = await HANDLERS[type(command)](command, uow)
+                await uow.commit()
+        except UserError as exc:
+            return error_reply(exc.message)
+        except Exception:
+            log.exception("command %s failed", type(command).__name__)
+            return error_reply("Something went wrong on my side and nothing was changed. Please try again.")
+        self._changed(uow)
+        return reply
+
+    async def react(self, reaction: c.ReactOnCard) -> Message | None:
+        """A reaction added or removed; returns a private note for the reactor, or None."""
+        try:
+            async with self.unit_of_work() as uow:
+                if not await uow.first_time(reaction.event_id):
+                    return None
+                reply = await reviews.react(reaction, uow)
+                await uow.commit()
+        except UserError as exc:
+            return error_reply(exc.message)
+        self._changed(uow)
+        return reply
+
+    def _changed(self, uow: UnitOfWork) -> None:
+        if self.deliver_in_background and uow.delivery_due:
+            task = asyncio.create_task(self.tick())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def tick(self) -> int:
+        """What the clock makes due: announce essays whose time came, the editors' digest, then deliver."""
+        async with self._tick_lock:
+            async with self.unit_of_work() as uow:
+                await publishing.publish_due(uow)
+                await reminders.daily_digests(uow)
+                await uow.commit()
+            return await self.dispatcher.deliver_due()
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            await task
+
+    async def next_due(self) -> datetime | None:
+        """The earliest future moment something is due (an outbox row, an essay going live by itself)."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(func.min(OutboxRow.due_at)).where(OutboxRow.status == "pending", OutboxRow.due_at > now)
+            )
+            essay = await session.scalar(
+                select(func.min(Essay.scheduled_for)).where(
+                    Essay.published_at.is_(None), Essay.live_url.is_not(None), Essay.scheduled_for > now
+                )
+            )
+        return min((t for t in (row, essay) if t is not None), default=None)

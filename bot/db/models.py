@@ -1,0 +1,208 @@
+"""The schema. Changed only through Alembic migrations in migrations/versions."""
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.db.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class Symposium(Base):
+    __tablename__ = "symposia"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community: Mapped[str] = mapped_column(String(64), index=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    alt_prompts: Mapped[list[str]]
+    call_text: Mapped[str | None] = mapped_column(Text)
+    intent_deadline: Mapped[datetime]
+    due_at: Mapped[datetime]
+    publish_from: Mapped[datetime]
+    publish_to: Mapped[datetime]
+    publish_time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    announce_channel: Mapped[str] = mapped_column(String(64))
+    review_channel: Mapped[str] = mapped_column(String(64))
+    allow_late_intents: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class Editor(Base):
+    __tablename__ = "editors"
+    __table_args__ = (UniqueConstraint("community", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class ParticipantPref(Base):
+    __tablename__ = "participant_prefs"
+    __table_args__ = (UniqueConstraint("community", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    reminders_on: Mapped[bool]
+
+
+class Intent(Base):
+    __tablename__ = "intents"
+    __table_args__ = (UniqueConstraint("symposium_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symposium_id: Mapped[int] = mapped_column(ForeignKey("symposia.id"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    user_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    prompt_no: Mapped[int]
+    route: Mapped[str] = mapped_column(String(16))
+    pen_name: Mapped[str | None] = mapped_column(String(100))
+    bio: Mapped[str | None] = mapped_column(String(500))
+    affiliation: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    due_override: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Essay(Base):
+    """An intent's numbered piece of work, from its first submission on; its arranged and actual publication."""
+
+    __tablename__ = "essays"
+    __table_args__ = (UniqueConstraint("symposium_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symposium_id: Mapped[int] = mapped_column(ForeignKey("symposia.id"))
+    intent_id: Mapped[int] = mapped_column(ForeignKey("intents.id"), unique=True)
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(24))
+    approved_at: Mapped[datetime | None]
+    scheduled_for: Mapped[datetime | None]
+    live_url: Mapped[str | None] = mapped_column(String(2000))
+    commentary: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("essay_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essays.id"), index=True)
+    revision: Mapped[int]
+    url: Mapped[str] = mapped_column(String(2000))
+    note: Mapped[str | None] = mapped_column(Text)
+    late: Mapped[bool]
+    submitted_at: Mapped[datetime]
+    superseded: Mapped[bool]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CardReaction(Base):
+    """An editor's deciding reaction on a review card; the latest one still present decides."""
+
+    __tablename__ = "card_reactions"
+    __table_args__ = (UniqueConstraint("submission_id", "user_id", "decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    user_name: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+
+
+class Commentary(Base):
+    """Running commentary added to an essay after its announcement."""
+
+    __tablename__ = "commentary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essays.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class PostedMessage(Base):
+    """A message the bot posted, by the key the core knows it by (`card:12`, `index:3:0`)."""
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (Index("ix_posted_messages_channel_ref", "channel", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(120))
+    pinned: Mapped[bool]
+    posted_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """One message to deliver. Reminders are rows with a future `due_at`, a `deadline` and a `group`."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symposium_id: Mapped[int | None] = mapped_column(ForeignKey("symposia.id"), index=True)
+    op: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(120))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    group: Mapped[str | None] = mapped_column(String(160), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class HandledEvent(Base):
+    __tablename__ = "handled_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    community: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any]]
