@@ -22,7 +22,9 @@ DEMO_START = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
 @click.option("-v", "--verbose", is_flag=True, help="Log what the bot does.")
 def main(verbose: bool) -> None:
     """Symposium Bot: run a writing symposium in Discord, Slack or a local console."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command()
@@ -38,14 +40,20 @@ def run(platform: str | None, deliver_only: bool) -> None:
             raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
         platform = tokens[0] if tokens else "console"
     if platform != "console" or deliver_only:
-        raise click.UsageError(f"The {platform} adapter is not part of this build yet; run without tokens for the console.")
+        raise click.UsageError(
+            f"The {platform} adapter is not part of this build yet; run without tokens for the console."
+        )
     asyncio.run(_console(None, set(), SystemClock(), CoreSettings()))
 
 
 @main.command()
-@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Run these lines, then stop.")
+@click.option(
+    "--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Run these lines, then stop."
+)
 @click.option("--editors", default="", help="Comma-separated names who are editors (and admins).")
-@click.option("--clock", "clock_kind", type=click.Choice(["real", "simulated"]), help="Default: simulated with --script.")
+@click.option(
+    "--clock", "clock_kind", type=click.Choice(["real", "simulated"]), help="Default: simulated with --script."
+)
 @click.option("--start", help="Simulated clock start, ISO time with offset (default: now).")
 def console(script: Path | None, editors: str, clock_kind: str | None, start: str | None) -> None:
     """The local chat: type `<user>: <text>`, `<user>: react ✅ #n`, or `clock: +2d`."""

@@ -19,7 +19,9 @@ async def running_core(
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        bot = SymposiumBot(make_sessions(engine), clock, platform, settings, deliver_in_background=deliver_in_background)
+        bot = SymposiumBot(
+            make_sessions(engine), clock, platform, settings, deliver_in_background=deliver_in_background
+        )
         yield bot
         await bot.close()
     finally:

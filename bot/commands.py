@@ -180,3 +180,12 @@ class ReactOnCard:
     emoji: str
     added: bool
     event_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileCard:
+    """The reactions a platform lists on a review card (no times), read on start and after a reconnect."""
+
+    channel: str
+    message_ref: str
+    reactions: tuple[tuple[Actor, str], ...]

@@ -6,18 +6,27 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import commands as c
-from sqlalchemy import func, select
-
 from bot.clock import Clock
 from bot.db.models import Essay, OutboxRow
 from bot.delivery import Dispatcher
 from bot.errors import UserError
 from bot.messages import Message, MessageBuilder
 from bot.ports import Platform
-from bot.services import intents, outreach, publishing, reminders, reviews, submissions, symposia, views
+from bot.services import (
+    intents,
+    outreach,
+    publishing,
+    reconcile,
+    reminders,
+    reviews,
+    submissions,
+    symposia,
+    views,
+)
 from bot.settings import CoreSettings
 from bot.uow import UnitOfWork
 
@@ -105,6 +114,18 @@ class SymposiumBot:
             return error_reply(exc.message)
         self._changed(uow)
         return reply
+
+    async def pending_cards(self) -> list[tuple[str, str]]:
+        """Review cards still waiting for a decision, as (channel, ref): adapters re-read their reactions."""
+        async with self.unit_of_work() as uow:
+            return await reconcile.pending_cards(uow)
+
+    async def reconcile(self, card: c.ReconcileCard) -> None:
+        """Apply what a card's listed reactions decide (see bot/services/reconcile.py)."""
+        async with self.unit_of_work() as uow:
+            await reconcile.reconcile(card, uow)
+            await uow.commit()
+        self._changed(uow)
 
     def _changed(self, uow: UnitOfWork) -> None:
         if self.deliver_in_background and uow.delivery_due:

@@ -11,8 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.compose import notice
@@ -65,7 +66,20 @@ class Dispatcher:
                     blocked.add(destination)
 
     async def _claim(self, after: int) -> list[OutboxRow]:
+        """Lease the next due rows; a row waits while an older one to the same place is being retried (order)."""
         now = self.clock.now()
+        earlier = aliased(OutboxRow)
+        retrying_before = (
+            select(earlier.id)
+            .where(
+                earlier.status == "pending",
+                earlier.attempts > 0,
+                earlier.id < OutboxRow.id,
+                func.coalesce(earlier.channel, earlier.user_id, earlier.key)
+                == func.coalesce(OutboxRow.channel, OutboxRow.user_id, OutboxRow.key),
+            )
+            .exists()
+        )
         async with self.sessions() as session, session.begin():
             rows = list(
                 await session.scalars(
@@ -75,6 +89,7 @@ class Dispatcher:
                         OutboxRow.due_at <= now,
                         OutboxRow.id > after,
                         or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                        ~retrying_before,
                     )
                     .order_by(OutboxRow.id)
                     .limit(BATCH)

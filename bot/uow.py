@@ -113,8 +113,9 @@ class UnitOfWork:
         key: str | None = None,
         reactions: tuple[str, ...] = (),
         pin: bool = False,
+        dedupe_key: str | None = None,
     ) -> None:
-        row = self._outbox("post", message, symposium_id=symposium_id, channel=channel, key=key)
+        row = self._outbox("post", message, symposium_id=symposium_id, channel=channel, key=key, dedupe_key=dedupe_key)
         row.payload = {**row.payload, "reactions": list(reactions), "pin": pin}
 
     def edit(self, key: str, message: Message, *, symposium_id: int | None) -> None:

@@ -107,3 +107,14 @@ async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:
             table.name: sorted(map(tuple, (await conn.execute(table.select())).all()), key=repr)
             for table in Base.metadata.sorted_tables
         }
+
+
+def blocks(transcript: str) -> list[str]:
+    """Split console output into messages: a header line and its indented continuation lines."""
+    out: list[str] = []
+    for line in transcript.splitlines():
+        if line.startswith("    ") and out:
+            out[-1] += "\n" + line
+        else:
+            out.append(line)
+    return out

@@ -30,7 +30,7 @@ def decision_of(emoji: str) -> str | None:
     return DECISIONS.get(emoji.strip().strip(":"))
 
 
-async def _card(uow: UnitOfWork, channel: str, ref: str) -> Submission | None:
+async def card_submission(uow: UnitOfWork, channel: str, ref: str) -> Submission | None:
     key = await uow.session.scalar(
         select(PostedMessage.key).where(PostedMessage.channel == channel, PostedMessage.ref == ref)
     )
@@ -39,7 +39,7 @@ async def _card(uow: UnitOfWork, channel: str, ref: str) -> Submission | None:
     return await uow.session.get(Submission, int(key.removeprefix("card:")))
 
 
-async def _context(uow: UnitOfWork, sub: Submission) -> tuple[Symposium, Essay, Intent]:
+async def card_context(uow: UnitOfWork, sub: Submission) -> tuple[Symposium, Essay, Intent]:
     essay = await uow.session.get(Essay, sub.essay_id)
     assert essay is not None
     intent = await uow.session.get(Intent, essay.intent_id)
@@ -54,10 +54,10 @@ async def react(cmd: ReactOnCard, uow: UnitOfWork) -> Message | None:
     decision = decision_of(cmd.emoji)
     if decision is None:
         return None
-    sub = await _card(uow, cmd.channel, cmd.message_ref)
+    sub = await card_submission(uow, cmd.channel, cmd.message_ref)
     if sub is None or sub.superseded or not await is_editor(uow, cmd.actor):
         return None
-    sym, essay, intent = await _context(uow, sub)
+    sym, essay, intent = await card_context(uow, sub)
     if essay.published_at is not None or essay.status == "withdrawn":
         why = "it is already published" if essay.published_at else "its author withdrew it"
         return (

@@ -28,10 +28,16 @@ CASES = [
     ("alice: /symposium close", "Only the symposium's editors can do /symposium close"),
     ("alice: /symposium schedule essay:1 date:2023-03-14", "Only the symposium's editors"),
     ("alice: /intent bio:" + "b" * 501, "The bio is 501 characters long; at most 500"),
-    ("erin: /symposium open title:Second prompt:P intent_deadline:2023-03-03 due:2023-03-01 publish_from:2023-03-13 "
-     "publish_to:2023-04-28 review_channel:#review", "The dates must be in order"),
-    ("erin: /symposium open title:Second prompt:P intent_deadline:2023-03-03 due:2023-03-10 publish_from:2023-03-13 "
-     "publish_to:2023-04-28 review_channel:#general", "must differ from the announcement channel"),
+    (
+        "erin: /symposium open title:Second prompt:P intent_deadline:2023-03-03 due:2023-03-01 publish_from:2023-03-13 "
+        "publish_to:2023-04-28 review_channel:#review",
+        "The dates must be in order",
+    ),
+    (
+        "erin: /symposium open title:Second prompt:P intent_deadline:2023-03-03 due:2023-03-10 publish_from:2023-03-13 "
+        "publish_to:2023-04-28 review_channel:#general",
+        "must differ from the announcement channel",
+    ),
 ]
 
 
@@ -45,11 +51,14 @@ async def test_bad_input_is_refused_privately_and_changes_nothing(
     user = line.split(":", 1)[0]
     assert out.startswith(f"[private to {user}] That didn't work"), out
     assert expected in out
-    assert "[#" not in out and "[DM" not in out
+    assert "[#" not in out
+    assert "[DM" not in out
     assert await snapshot(engine) == before
 
 
-async def test_new_intent_after_the_deadline_is_refused_but_an_update_is_not(harness: Harness, engine: AsyncEngine) -> None:
+async def test_new_intent_after_the_deadline_is_refused_but_an_update_is_not(
+    harness: Harness, engine: AsyncEngine
+) -> None:
     await harness.run(SETUP + "clock: 2023-03-04T05:00+00:00")
     before = await snapshot(engine)
     out = await harness.run("bob: /intent title:Too late")

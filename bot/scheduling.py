@@ -1,0 +1,25 @@
+"""APScheduler is only the clock that wakes delivery: one interval job calls `tick()`; the database says what is due."""
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.core import SymposiumBot
+
+log = logging.getLogger(__name__)
+
+
+def start_ticking(bot: SymposiumBot, every_seconds: float) -> AsyncIOScheduler:
+    """Wake the bot now and every `every_seconds`; call `.shutdown()` on the result when stopping."""
+    scheduler = AsyncIOScheduler()
+
+    async def tick() -> None:
+        try:
+            await bot.tick()
+        except Exception:  # the next tick tries again; the rows stay in the outbox
+            log.exception("delivery round failed")
+
+    scheduler.add_job(tick, "interval", seconds=every_seconds, max_instances=1, coalesce=True)
+    scheduler.start()
+    scheduler.add_job(tick)  # once, right away: what fell due while the bot was down
+    return scheduler
