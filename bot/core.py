@@ -147,15 +147,16 @@ class SymposiumBot:
             await task
 
     async def next_due(self) -> datetime | None:
-        """The earliest future moment something is due (an outbox row, an essay going live by itself)."""
-        now = self.clock.now()
-        async with self.sessions() as session:
-            row = await session.scalar(
-                select(func.min(OutboxRow.due_at)).where(OutboxRow.status == "pending", OutboxRow.due_at > now)
+        """The earliest future moment something may fall due: an outbox row, an essay going live by itself,
+        a digest check. The console steps its simulated clock through these."""
+        async with self.unit_of_work() as uow:
+            row = await uow.session.scalar(
+                select(func.min(OutboxRow.due_at)).where(OutboxRow.status == "pending", OutboxRow.due_at > uow.now)
             )
-            essay = await session.scalar(
+            essay = await uow.session.scalar(
                 select(func.min(Essay.scheduled_for)).where(
-                    Essay.published_at.is_(None), Essay.live_url.is_not(None), Essay.scheduled_for > now
+                    Essay.published_at.is_(None), Essay.live_url.is_not(None), Essay.scheduled_for > uow.now
                 )
             )
-        return min((t for t in (row, essay) if t is not None), default=None)
+            digest = await reminders.next_digest_check(uow)
+        return min((t for t in (row, essay, digest) if t is not None), default=None)

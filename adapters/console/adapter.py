@@ -15,7 +15,6 @@ from bot.ports import ChannelCheck
 
 COMMUNITY = "console"
 DEFAULT_CHANNEL = "general"
-STEP = timedelta(hours=1)
 _LINE = re.compile(r"^(?P<user>[\w.-]+)(?: in #(?P<channel>[\w-]+))?:\s*(?P<text>.*)$")
 _REACT = re.compile(r"^(?P<verb>react|unreact)\s+(?P<emoji>\S+)\s+(?P<target>#\d+|last)$")
 _DELTA = re.compile(r"^\+(\d+)([dhm])$")
@@ -145,7 +144,7 @@ class ConsoleSession:
                 return
         while self.clock.now() < target:
             due = await self.bot.next_due()
-            step = min(t for t in (due, self.clock.now() + STEP, target) if t is not None)
+            step = min(due, target) if due else target
             self.clock.set(step)
             await self.bot.tick()
         self.platform.write(f"(clock) {self.clock.now():%a %Y-%m-%d %H:%M} UTC")

@@ -237,3 +237,19 @@ async def daily_digests(uow: UnitOfWork) -> None:
             )
         )
         uow.delivery_due = True
+
+
+async def next_digest_check(uow: UnitOfWork) -> datetime | None:
+    """The next 08:00 (symposium time) at which a digest could be due: only while submissions wait."""
+    zones = await uow.session.scalars(
+        select(Symposium.timezone)
+        .join(Essay, Essay.symposium_id == Symposium.id)
+        .where(Symposium.status == "open", Essay.status == "pending")
+        .distinct()
+    )
+    moments = []
+    for zone in zones:
+        local = uow.now.astimezone(zone_info(zone))
+        morning = datetime.combine(local.date(), MORNING, local.tzinfo)
+        moments.append((morning if morning > local else morning + timedelta(days=1)).astimezone(uow.now.tzinfo))
+    return min(moments, default=None)
