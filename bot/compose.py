@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db.models import Essay, Intent, Submission, Symposium
-from bot.messages import ChannelRef, Link, Mention, Message, MessageBuilder, Strong, Time
+from bot.messages import Link, Mention, Message, MessageBuilder, Strong, Time
 
 STATUS_WORDS = {
     "pending": "waiting for review",
@@ -194,7 +194,3 @@ def notice(what: str, where: str, reason: str, hint: str) -> Message:
         b.line(Strong("To fix: "), hint)
     b.line("It stays listed in /symposium status until it is delivered.")
     return b.build()
-
-
-def channel_place(channel: str) -> ChannelRef:
-    return ChannelRef(channel)

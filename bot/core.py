@@ -115,6 +115,13 @@ class SymposiumBot:
         self._changed(uow)
         return reply
 
+    async def suggest(
+        self, actor: c.Actor, option: str, typed: str, symposium: str | None = None
+    ) -> list[tuple[str, str]]:
+        """Autocomplete choices (label, value) for an option while a person types (Discord)."""
+        async with self.unit_of_work() as uow:
+            return await views.suggestions(uow, actor, option, typed, symposium)
+
     async def pending_cards(self) -> list[tuple[str, str]]:
         """Review cards still waiting for a decision, as (channel, ref): adapters re-read their reactions."""
         async with self.unit_of_work() as uow:

@@ -118,7 +118,6 @@ class Submission(Base):
     late: Mapped[bool]
     submitted_at: Mapped[datetime]
     superseded: Mapped[bool]
-    decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_by_name: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)

@@ -11,16 +11,6 @@ from bot.services import reminders, reviews
 from bot.uow import UnitOfWork
 
 
-def next_deadline(
-    sym: Symposium, intent: Intent | None, has_essay: bool, now_after_intents: bool
-) -> tuple[str, Time] | None:
-    if intent is None and not now_after_intents:
-        return "Intents close", Time(sym.intent_deadline, sym.timezone)
-    if intent is not None and not has_essay:
-        return "Your essay is due", Time(intent.due_override or sym.due_at, sym.timezone)
-    return None
-
-
 async def declare_intent(cmd: DeclareIntent, uow: UnitOfWork) -> Message:
     sym = await queries.symposium(uow.session, cmd.actor.community, cmd.symposium)
     intent = await queries.intent_of(uow.session, sym.id, cmd.actor.user_id)

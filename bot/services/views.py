@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from bot import compose, grammar, queries
-from bot.commands import ShowEssays, ShowHelp, ShowStatus
+from bot.commands import Actor, ShowEssays, ShowHelp, ShowStatus
 from bot.db.models import Essay, Intent, OutboxRow, Submission, Symposium
 from bot.errors import UnknownSymposium
 from bot.index import index_pages, public_essays, upcoming_essays
@@ -129,3 +129,37 @@ async def show_help(cmd: ShowHelp, uow: UnitOfWork) -> Message:
     if editor:
         b.line("Editors decide by reacting on review cards: ✅ approve, ❌ decline, ✏️ request changes.")
     return b.build()
+
+
+async def suggestions(
+    uow: UnitOfWork, actor: Actor, option: str, typed: str, slug: str | None
+) -> list[tuple[str, str]]:
+    """Autocomplete choices as (label, value) for the `symposium`, `prompt` and `essay` options."""
+    typed = typed.strip().lower()
+    if option == "symposium":
+        rows = await uow.session.execute(
+            select(Symposium.slug, Symposium.title)
+            .where(Symposium.community == actor.community)
+            .order_by(Symposium.opened_at.desc())
+        )
+        choices = [(f"{title} ({slug})", slug) for slug, title in rows]
+    else:
+        try:
+            sym = await queries.symposium(uow.session, actor.community, slug)
+        except UnknownSymposium:
+            return []
+        if option == "prompt":
+            choices = [(f"0: {sym.prompt}", "0")] + [
+                (f"{n}: {alt}", str(n)) for n, alt in enumerate(sym.alt_prompts, 1)
+            ]
+        elif option == "essay" and await is_editor(uow, actor):
+            essays = await uow.session.execute(
+                select(Essay.number, Intent.title, Essay.status)
+                .join(Intent, Essay.intent_id == Intent.id)
+                .where(Essay.symposium_id == sym.id)
+                .order_by(Essay.number)
+            )
+            choices = [(f"{n}: {title} ({compose.STATUS_WORDS[status]})", str(n)) for n, title, status in essays]
+        else:
+            return []
+    return [(label[:100], value) for label, value in choices if typed in label.lower()][:25]

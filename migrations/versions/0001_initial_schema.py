@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 16:37:19.617143
 """
 
 from collections.abc import Sequence
@@ -187,7 +186,6 @@ def upgrade() -> None:
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("submitted_at", bot.db.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("superseded", sa.Boolean(), nullable=False),
-        sa.Column("decided_by", sa.String(length=64), nullable=True),
         sa.Column("decided_by_name", sa.String(length=200), nullable=True),
         sa.Column("decided_at", bot.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
