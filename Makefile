@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINTED := bot adapters tests migrations $(wildcard bench)
 
 .PHONY: run test lint bench demo clean
 
@@ -18,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/symposium-bot demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot adapters tests bench migrations
-	$(BIN)/ruff format --check bot adapters tests bench migrations
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 test: lint

@@ -30,7 +30,8 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--platform", type=click.Choice(["console", "slack", "discord"]), help="Which chat to connect to.")
 @click.option("--deliver-only", is_flag=True, help="Only deliver the outbox (extra workers on PostgreSQL).")
-def run(platform: str | None, deliver_only: bool) -> None:
+@click.option("--editors", default="editor", show_default=True, help="Console only: comma-separated editors.")
+def run(platform: str | None, deliver_only: bool, editors: str) -> None:
     """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
     import os
 
@@ -43,7 +44,7 @@ def run(platform: str | None, deliver_only: bool) -> None:
         raise click.UsageError(
             f"The {platform} adapter is not part of this build yet; run without tokens for the console."
         )
-    asyncio.run(_console(None, set(), SystemClock(), CoreSettings()))
+    asyncio.run(_console(None, _names(editors), SystemClock(), CoreSettings()))
 
 
 @main.command()
@@ -61,8 +62,9 @@ def console(script: Path | None, editors: str, clock_kind: str | None, start: st
     clock: Clock = SystemClock()
     if kind == "simulated":
         clock = SimulatedClock(datetime.fromisoformat(start) if start else datetime.now(UTC))
-    names = {n.strip() for n in editors.split(",") if n.strip()}
-    asyncio.run(_console(script.read_text(encoding="utf-8") if script else None, names, clock, CoreSettings()))
+    asyncio.run(
+        _console(script.read_text(encoding="utf-8") if script else None, _names(editors), clock, CoreSettings())
+    )
 
 
 @main.command()
@@ -92,6 +94,10 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+def _names(editors: str) -> set[str]:
+    return {n.strip() for n in editors.split(",") if n.strip()}
+
+
 async def _console(script: str | None, editors: set[str], clock: Clock, settings: CoreSettings) -> None:
     from adapters.console.adapter import ConsolePlatform, ConsoleSession
     from adapters.runtime import running_core
@@ -107,7 +113,9 @@ async def _console(script: str | None, editors: set[str], clock: Clock, settings
                 await session.run_line(line)
             return
         print("Symposium Bot console. Lines: `<user>: <text>`, `<user>: react ✅ #n`, `clock: +2d`. Ctrl-D quits.")
-        print(f"Editors: {', '.join(sorted(editors)) or 'none (start with --editors you)'}")
+        print(
+            f"Editors: {', '.join(sorted(editors)) or 'none (start with --editors you)'}. Try: <name>: /symposium help"
+        )
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             await session.run_line(line)

@@ -19,6 +19,11 @@ class Actor:
     holds_editor_role: bool = False
 
 
+def system_actor(community: str) -> Actor:
+    """The bot itself, for the audit rows of what its clock does (an essay going live by itself)."""
+    return Actor(community=community, user_id="symposium-bot", name="Symposium Bot")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Origin:
     """Where a command came from: the channel, and the platform's event id when it has one (dedupe)."""

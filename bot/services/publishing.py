@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from bot import compose, queries, values
-from bot.commands import CommentEssay, PublishEssay, ScheduleEssay
+from bot.commands import CommentEssay, PublishEssay, ScheduleEssay, system_actor
 from bot.db.models import Commentary, Essay, Intent, Symposium
 from bot.errors import InvalidValue, Refused
 from bot.messages import Message, MessageBuilder, Time
@@ -166,6 +166,7 @@ async def publish_due(uow: UnitOfWork) -> int:
     ).all()
     for essay, intent, sym in rows:
         await announce(uow, sym, essay, intent)
+        uow.audit(system_actor(sym.community), "publish_scheduled", f"essay:{essay.id}")
     return len(rows)
 
 
