@@ -1,6 +1,7 @@
 """`symposium-bot`: run, console, demo, web and db upgrade."""
 
 import asyncio
+import contextlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from tempfile import TemporaryDirectory
 
 import click
 
+from adapters.web.settings import WebSettings
 from bot.clock import Clock, SimulatedClock, SystemClock
 from bot.db.engine import make_engine
 from bot.db.migrate import upgrade
@@ -44,7 +46,7 @@ def run(platform: str | None, deliver_only: bool, editors: str) -> None:
         raise click.UsageError(
             f"The {platform} adapter is not part of this build yet; run without tokens for the console."
         )
-    asyncio.run(_console(None, _names(editors), SystemClock(), CoreSettings()))
+    asyncio.run(_console(None, _names(editors), SystemClock(), CoreSettings(), WebSettings()))
 
 
 @main.command()
@@ -56,15 +58,15 @@ def run(platform: str | None, deliver_only: bool, editors: str) -> None:
     "--clock", "clock_kind", type=click.Choice(["real", "simulated"]), help="Default: simulated with --script."
 )
 @click.option("--start", help="Simulated clock start, ISO time with offset (default: now).")
-def console(script: Path | None, editors: str, clock_kind: str | None, start: str | None) -> None:
+@click.option("--web", is_flag=True, help="Also serve the public page on WEB_PORT.")
+def console(script: Path | None, editors: str, clock_kind: str | None, start: str | None, web: bool) -> None:
     """The local chat: type `<user>: <text>`, `<user>: react ✅ #n`, or `clock: +2d`."""
     kind = clock_kind or ("simulated" if script else "real")
     clock: Clock = SystemClock()
     if kind == "simulated":
         clock = SimulatedClock(datetime.fromisoformat(start) if start else datetime.now(UTC))
-    asyncio.run(
-        _console(script.read_text(encoding="utf-8") if script else None, _names(editors), clock, CoreSettings())
-    )
+    text = script.read_text(encoding="utf-8") if script else None
+    asyncio.run(_console(text, _names(editors), clock, CoreSettings(), WebSettings() if web else None))
 
 
 @main.command()
@@ -73,7 +75,22 @@ def demo() -> None:
     text = resources.files("adapters.console").joinpath("demo.txt").read_text(encoding="utf-8")
     with TemporaryDirectory() as folder:
         settings = CoreSettings(database_url=f"sqlite+aiosqlite:///{folder}/demo.db")
-        asyncio.run(_console(text, {"erin", "ed"}, SimulatedClock(DEMO_START), settings))
+        asyncio.run(_console(text, {"erin", "ed"}, SimulatedClock(DEMO_START), settings, None))
+
+
+@main.command("web")
+def web_only() -> None:
+    """Serve the public page alone (SPEC §6), on WEB_HOST:WEB_PORT."""
+    from adapters.runtime import migrated_engine, public_page
+
+    async def serve() -> None:
+        settings, web = CoreSettings(), WebSettings()
+        async with migrated_engine(settings) as engine, public_page(engine, settings, SystemClock(), web):
+            click.echo(f"public page on http://{web.web_host}:{web.web_port}/ (Ctrl-C stops)")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
 
 
 @main.group()
@@ -98,12 +115,16 @@ def _names(editors: str) -> set[str]:
     return {n.strip() for n in editors.split(",") if n.strip()}
 
 
-async def _console(script: str | None, editors: set[str], clock: Clock, settings: CoreSettings) -> None:
+async def _console(
+    script: str | None, editors: set[str], clock: Clock, settings: CoreSettings, web: WebSettings | None
+) -> None:
     from adapters.console.adapter import ConsolePlatform, ConsoleSession
     from adapters.runtime import running_core
 
     platform = ConsolePlatform(clock, print)
-    async with running_core(settings, platform, clock) as bot:
+    async with running_core(settings, platform, clock, web=web) as bot:
+        if web is not None:
+            print(f"Public page: http://{web.web_host}:{web.web_port}/")
         session = ConsoleSession(bot, platform, clock, editors)
         await bot.tick()
         if script is not None:

@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.commands import Actor
-from bot.db.models import AuditEntry, HandledEvent, OutboxRow
+from bot.db.models import AuditEntry, HandledEvent, OutboxRow, Symposium
 from bot.messages import Message, dump_message
 from bot.ports import Platform
 from bot.settings import CoreSettings
@@ -133,7 +133,11 @@ class UnitOfWork:
         self.session.add(row)
 
     async def refresh_index(self, symposium_id: int) -> None:
-        """Ask for the Essay Index to be re-rendered; changes within a minute of the last edit are merged."""
+        """Ask for the Essay Index to be re-rendered; changes within a minute of the last edit are merged.
+        Every public change comes through here, so it also bumps the symposium's public version."""
+        await self.session.execute(
+            update(Symposium).where(Symposium.id == symposium_id).values(public_version=Symposium.public_version + 1)
+        )
         waiting = await self.session.scalar(
             select(OutboxRow.id)
             .where(OutboxRow.op == "index", OutboxRow.symposium_id == symposium_id, OutboxRow.status == "pending")

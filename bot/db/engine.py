@@ -1,4 +1,4 @@
-"""Engine and session factory. SQLite gets WAL, foreign keys, a busy timeout and immediate transactions."""
+"""Engine and session factory. SQLite gets WAL, foreign keys, a busy timeout and immediate write transactions."""
 
 from typing import Any
 
@@ -29,8 +29,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessions(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for the core; `read_only` ones (the public page) never wait for SQLite's write lock."""
+    bind = engine.execution_options(read_only=True) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)

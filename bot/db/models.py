@@ -45,6 +45,8 @@ class Symposium(Base):
     opened_by: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    public_version: Mapped[int] = mapped_column(default=0)
+    """Bumped with every change the public sees (the Essay Index's refresh), so readers know when to re-read."""
 
 
 class Editor(Base):

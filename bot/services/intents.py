@@ -60,6 +60,8 @@ async def declare_intent(cmd: DeclareIntent, uow: UnitOfWork) -> Message:
     if intent.pen_name:
         b.line(Strong("Pen name: "), intent.pen_name, " (your account is never shown publicly)")
     essay = await queries.essay_of(uow.session, intent.id)
+    if essay is not None and essay.published_at is not None:
+        await uow.refresh_index(sym.id)
     b.line(
         Strong("Next: "),
         *(

@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("opened_by", sa.String(length=64), nullable=False),
         sa.Column("opened_at", bot.db.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("closed_at", bot.db.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("public_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_symposia")),
         sa.UniqueConstraint("slug", name=op.f("uq_symposia_slug")),
     )

@@ -1,0 +1,385 @@
+"""The public page over HTTP on 127.0.0.1: a symposium run through the console, then read as HTML, Atom, ICS
+and JSON. Nothing private, unannounced, withdrawn or declined is served; hostile text stays text."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import feedparser
+import icalendar
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.web.app import CSP, build_web_app
+from bot.clock import SimulatedClock
+from bot.db.engine import make_sessions
+from bot.db.models import Essay, Intent, Symposium
+from bot.settings import CoreSettings
+from tests.conftest import Harness, snapshot
+
+Client = TestClient[web.Request, web.Application]
+BASE = "https://symposium.example"
+SLUG = "orchestrator-2023"
+PAGE = f"/s/{SLUG}"
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+HOSTILE_TITLE = f"Hostile {IMG} javascript:alert(1)"
+HOSTILE_COMMENT = f"javascript:alert(1) {SCRIPT} {IMG}"
+NEVER_PUBLIC = ("Withdrawn thoughts", "Declined draft", "Secret future essay", "Not even submitted")
+
+SETUP = f"""
+erin: /symposium open title:Is the orchestrator dead or alive? prompt:Is the orchestrator dead or alive? \
+intent_deadline:2023-03-03 due:2023-03-10 publish_from:2023-03-13 publish_to:2023-04-28 review_channel:#review \
+alt_prompts:What comes after? | Who orchestrates the orchestrator? timezone:Europe/Berlin slug:{SLUG} \
+call:Write about 1,000 words. {SCRIPT}
+alice: /intent title:Alive and well route:direct bio:Runs a platform team.
+bob: /intent title:Dead as a doornail route:crosspost pen_name:Harry Flow bio:Writes about pipelines.
+carol: /intent title:{HOSTILE_TITLE} pen_name:{SCRIPT}
+dave: /intent title:Withdrawn thoughts
+eve: /intent title:Declined draft
+frank: /intent title:Secret future essay
+gina: /intent title:Not even submitted
+alice: /submit url:https://alice.example/alive
+erin: react ✅ last
+bob: /submit url:https://harry.example/dead
+erin: react ✅ last
+carol: /submit url:https://carol.example/x
+erin: react ✅ last
+dave: /submit url:https://dave.example/w
+erin: react ✅ last
+eve: /submit url:https://eve.example/d
+erin: react ❌ last
+frank: /submit url:https://frank.example/s
+erin: react ✅ last
+erin: /symposium schedule essay:4 date:2023-03-20
+dave: /withdraw
+erin: /symposium schedule essay:6 date:2023-03-22
+"""
+
+
+def publish(number: int, url: str, commentary: str) -> str:
+    return f"erin: /symposium publish essay:{number} url:{url} commentary:{commentary}"
+
+
+@pytest.fixture
+async def symposium(harness: Harness) -> Harness:
+    """Three essays published an hour apart (one pen-named, one hostile), commentary on each, one coming up."""
+    await harness.run(SETUP)
+    harness.clock.set(datetime.fromisoformat("2023-03-13T09:30+00:00"))
+    await harness.run(publish(1, "https://alice.example/alive", "Alice opens the symposium."))
+    await harness.run("erin: /symposium comment essay:1 text:Readers ask for a sequel.")
+    harness.clock.advance(timedelta(hours=1))
+    await harness.run(publish(2, "https://harry.example/dead-live", "Harry Flow disagrees."))
+    harness.clock.advance(timedelta(hours=1))
+    await harness.run(publish(3, "https://carol.example/x", HOSTILE_COMMENT))
+    await harness.run(f"erin: /symposium comment essay:2 text:A second look. {SCRIPT}")
+    return harness
+
+
+async def serve(harness: Harness, base_url: str | None) -> AsyncIterator[Client]:
+    settings = CoreSettings(database_url=str(harness.engine.url), public_base_url=base_url)
+    app = build_web_app(harness.engine, settings, harness.clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(symposium: Harness) -> AsyncIterator[Client]:
+    async for client in serve(symposium, BASE):
+        yield client
+
+
+async def get_text(client: Client, path: str) -> str:
+    response = await client.get(path)
+    assert response.status == 200, path
+    return await response.text()
+
+
+def section(html: str, heading: str, next_heading: str | None) -> str:
+    start = html.index(f">{heading}</h2>")
+    return html[start : html.index(f">{next_heading}</h2>") if next_heading else None]
+
+
+async def test_the_page_shows_the_call_then_the_index_then_the_symposium_then_coming_up(
+    client: Client,
+) -> None:
+    html = await get_text(client, PAGE)
+    headings = ["The call", "How to take part", "Essay Index", "The Symposium", "Coming up"]
+    positions = [html.index(f">{h}</h2>") for h in headings]
+    assert positions == sorted(positions)
+    assert html.index("<h1>Is the orchestrator dead or alive?</h1>") < positions[0]
+    call = section(html, "The call", "How to take part")
+    assert call.index("Is the orchestrator dead or alive?") < call.index("Alternative 1: What comes after?")
+    assert call.index("Alternative 2:") < call.index("Write about 1,000 words.") < call.index("Intent to Submit by")
+    assert '<time datetime="2023-03-03T22:59:59Z">Fri 2023-03-03 23:59 Europe/Berlin</time>' in call
+    assert "The symposium keeps Europe/Berlin time" in call
+    take_part = section(html, "How to take part", "Essay Index")
+    assert "/intent [title:…]" in take_part
+    assert "/submit [url:…]" in take_part
+    assert "route:direct" in take_part
+    assert "route:crosspost" in take_part
+    assert "/submit live:" in take_part
+
+    index = section(html, "Essay Index", "The Symposium")
+    titles = ["Alive and well", "Dead as a doornail", "Hostile &#34;&gt;&lt;img"]
+    assert [index.index(t) for t in titles] == sorted(index.index(t) for t in titles)
+    assert '<time datetime="2023-03-13T09:30:00Z">Mon 2023-03-13 10:30 Europe/Berlin</time>' in index
+    assert "by Harry Flow" in index
+    assert "published by the author, cross-posted by the host" in index
+    assert '<a href="https://alice.example/alive" rel="nofollow ugc noopener">read</a>' in index
+
+    stream = section(html, "The Symposium", "Coming up")
+    newest_first = ['id="essay-3"', 'id="essay-2"', 'id="essay-1"']
+    assert [stream.index(a) for a in newest_first] == sorted(stream.index(a) for a in newest_first)
+    essay_1 = stream[stream.index('id="essay-1"') :]
+    assert "Alice opens the symposium." in essay_1
+    assert "Runs a platform team." in essay_1
+    assert "Commentary on “Alive and well”" in essay_1
+    assert "Readers ask for a sequel." in essay_1
+    essay_2 = stream[stream.index('id="essay-2"') : stream.index('id="essay-1"')]
+    assert essay_2.index("Harry Flow disagrees.") < essay_2.index("A second look.")
+
+    coming = section(html, "Coming up", None)
+    assert '<time datetime="2023-03-22T08:00:00Z">' in coming
+    assert "2023-03-20" not in coming  # the withdrawn essay's date went with it
+
+
+async def test_the_list_of_symposia_links_each_page_and_feed(client: Client) -> None:
+    html = await get_text(client, "/")
+    assert f'<a href="{PAGE}">Is the orchestrator dead or alive?</a>' in html
+    assert (
+        f'<link rel="alternate" type="application/atom+xml" title="Is the orchestrator dead or alive?" href="{PAGE}/feed.atom">'
+        in html
+    )
+    page = await get_text(client, PAGE)
+    for kind, path in (("application/atom+xml", "/feed.atom"), ("text/calendar", "/calendar.ics")):
+        assert f'<link rel="alternate" type="{kind}"' in page
+        assert f'href="{PAGE}{path}"' in page
+    assert f'href="{PAGE}.json"' in page
+
+
+async def test_unknown_pages_get_the_404_page(client: Client) -> None:
+    for path in ("/s/no-such-symposium", "/s/no-such-symposium/feed.atom", "/s/nope.json", "/nowhere", "/static/x.js"):
+        response = await client.get(path)
+        assert response.status == 404, path
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert response.headers["Content-Security-Policy"] == CSP
+        assert "<h1>Not found</h1>" in await response.text()
+
+
+async def test_every_response_carries_the_security_headers_and_its_type(client: Client) -> None:
+    types = {
+        "/": "text/html; charset=utf-8",
+        PAGE: "text/html; charset=utf-8",
+        f"{PAGE}/feed.atom": "application/atom+xml; charset=utf-8",
+        f"{PAGE}/calendar.ics": "text/calendar; charset=utf-8",
+        f"{PAGE}.json": "application/json; charset=utf-8",
+        "/static/site.css": "text/css; charset=utf-8",
+        "/static/local-time.js": "text/javascript; charset=utf-8",
+    }
+    for path, content_type in types.items():
+        response = await client.get(path)
+        assert response.status == 200
+        assert response.headers["Content-Type"] == content_type
+        assert response.headers["Content-Security-Policy"] == CSP
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "public, max-age=60"
+
+
+async def test_head_answers_like_get_without_a_body(client: Client) -> None:
+    get = await client.get(PAGE)
+    head = await client.head(PAGE)
+    assert head.status == 200
+    assert await head.read() == b""
+    for name in ("ETag", "Last-Modified", "Content-Type", "Content-Security-Policy"):
+        assert head.headers[name] == get.headers[name]
+    assert (await client.head("/s/unknown")).status == 404
+
+
+async def test_conditional_requests_get_304_until_the_page_changes(symposium: Harness, client: Client) -> None:
+    first = await client.get(PAGE)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert etag.startswith('"')
+    assert parsedate_to_datetime(modified) <= symposium.clock.now()
+    for headers in ({"If-None-Match": etag}, {"If-None-Match": f'"other", W/{etag}'}, {"If-Modified-Since": modified}):
+        again = await client.get(PAGE, headers=headers)
+        assert again.status == 304, headers
+        assert await again.read() == b""
+        assert again.headers["ETag"] == etag
+        assert again.headers["Cache-Control"] == "public, max-age=60"
+        assert again.headers["Content-Security-Policy"] == CSP
+    stale = await client.get(PAGE, headers={"If-None-Match": '"other"', "If-Modified-Since": modified})
+    assert stale.status == 200  # If-None-Match decides when both are given
+
+    await symposium.run("erin: /symposium comment essay:3 text:One more thought.")
+    changed = await client.get(PAGE, headers={"If-None-Match": etag})
+    assert changed.status == 200
+    assert "One more thought." in await changed.text()
+    assert changed.headers["ETag"] != etag
+    assert parsedate_to_datetime(changed.headers["Last-Modified"]) > parsedate_to_datetime(modified)
+    assert (await client.get(PAGE, headers={"If-Modified-Since": modified})).status == 200
+    feed = await client.get(f"{PAGE}/feed.atom")
+    assert (await client.get(f"{PAGE}/feed.atom", headers={"If-None-Match": feed.headers["ETag"]})).status == 304
+
+
+async def test_the_atom_feed_parses_with_one_entry_per_essay_and_comment(client: Client) -> None:
+    feed = feedparser.parse(await get_text(client, f"{PAGE}/feed.atom"))
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.feed.title == "Is the orchestrator dead or alive?"
+    assert feed.feed.id == f"{BASE}{PAGE}"
+    ids = [e.id for e in feed.entries]
+    assert len(ids) == len(set(ids)) == 3 + 2
+    assert f"{BASE}{PAGE}#essay-1" in ids
+    assert f"{BASE}{PAGE}#essay-3" in ids
+    by_id = {e.id: e for e in feed.entries}
+    assert by_id[f"{BASE}{PAGE}#essay-2"].author == "Harry Flow"
+    assert by_id[f"{BASE}{PAGE}#essay-2"].link == "https://harry.example/dead-live"
+    assert by_id[f"{BASE}{PAGE}#essay-3"].title == HOSTILE_TITLE
+    assert by_id[f"{BASE}{PAGE}#essay-3"].updated == "2023-03-13T11:30:00Z"
+    comments = [e for e in feed.entries if "#comment-" in e.id]
+    assert {e.title for e in comments} == {"Commentary on “Alive and well”", "Commentary on “Dead as a doornail”"}
+    assert feed.entries[0].updated >= feed.entries[-1].updated
+
+
+async def calendar_events(client: Client) -> dict[str, icalendar.Component]:
+    text = await get_text(client, f"{PAGE}/calendar.ics")
+    assert all(line.endswith("Z") for line in text.splitlines() if line.startswith("DTSTART"))  # in UTC
+    return {str(event["UID"]): event for event in icalendar.Calendar.from_ical(text).walk("VEVENT")}
+
+
+async def test_the_calendar_matches_the_database_and_keeps_its_uids_across_edits(
+    symposium: Harness, engine: AsyncEngine, client: Client
+) -> None:
+    async def database() -> dict[str, datetime]:
+        async with make_sessions(engine)() as session:
+            sym = await session.scalar(select(Symposium).where(Symposium.slug == SLUG))
+            assert sym is not None
+            times = {f"intent-deadline-{sym.id}@symposium.example": sym.intent_deadline}
+            times[f"due-{sym.id}@symposium.example"] = sym.due_at
+            for essay, intent in await session.execute(
+                select(Essay, Intent).join(Intent, Essay.intent_id == Intent.id).where(Essay.symposium_id == sym.id)
+            ):
+                when = essay.published_at or (essay.scheduled_for if intent.status == "active" else None)
+                if when is not None and essay.status == "approved":
+                    times[f"essay-{sym.id}-{essay.number}@symposium.example"] = when
+            return times
+
+    events = await calendar_events(client)
+    expected = await database()
+    assert set(events) == set(expected)
+    assert len(events) == 2 + 3 + 1
+    for uid, calendar_event in events.items():
+        assert calendar_event.decoded("DTSTART") == expected[uid], uid
+    deadline = next(e for uid, e in events.items() if uid.startswith("intent-deadline-"))
+    assert "Fri 2023-03-03 23:59 Europe/Berlin" in str(deadline["DESCRIPTION"])
+    assert "Secret future essay" not in str(events[next(u for u in events if u.endswith("-6@symposium.example"))])
+
+    await symposium.run("erin: /symposium edit due:2023-03-11\nerin: /symposium schedule essay:6 date:2023-03-23")
+    moved = await calendar_events(client)
+    assert set(moved) == set(events)
+    for uid, when in (await database()).items():
+        assert moved[uid].decoded("DTSTART") == when, uid
+    changed = {uid for uid in events if events[uid].decoded("DTSTART") != moved[uid].decoded("DTSTART")}
+    assert {u.split("-")[0] for u in changed} == {"due", "essay"}
+    assert len(changed) == 2
+
+
+async def test_the_json_index_has_the_published_essays_in_order(client: Client) -> None:
+    response = await client.get(f"{PAGE}.json")
+    data = json.loads(await response.text())
+    assert set(data) == {"symposium", "essays", "coming_up"}
+    assert data["symposium"]["slug"] == SLUG
+    assert data["symposium"]["timezone"] == "Europe/Berlin"
+    assert data["symposium"]["url"] == f"{BASE}{PAGE}"
+    assert data["symposium"]["alternative_prompts"] == ["What comes after?", "Who orchestrates the orchestrator?"]
+    assert [e["number"] for e in data["essays"]] == [1, 2, 3]
+    harry = data["essays"][1]
+    assert harry["author"] == "Harry Flow"
+    assert harry["route"] == "crosspost"
+    assert harry["published_at"] == "2023-03-13T10:30:00Z"
+    assert [c["text"] for c in harry["running_commentary"]] == [f"A second look. {SCRIPT}"]
+    assert data["essays"][2]["title"] == HOSTILE_TITLE
+    assert data["essays"][2]["commentary"] == HOSTILE_COMMENT
+    assert data["coming_up"] == [{"date": "2023-03-22T08:00:00Z"}]
+
+
+async def test_nothing_private_unannounced_withdrawn_or_declined_is_served(engine: AsyncEngine, client: Client) -> None:
+    before = await snapshot(engine)
+    paths = ["/", PAGE, f"{PAGE}/feed.atom", f"{PAGE}/calendar.ics", f"{PAGE}.json"]
+    for path in paths:
+        body = await get_text(client, path)
+        assert ("Harry Flow" in body) == (path != "/")
+        assert "bob" not in body.lower(), path  # the pen-named essay's account id and name
+        for title in NEVER_PUBLIC:
+            assert title not in body, (path, title)
+        for private in ("#review", "review_channel", "erin"):
+            assert private not in body, (path, private)
+    assert await snapshot(engine) == before  # the page only reads
+
+
+async def test_hostile_text_is_shown_escaped(client: Client) -> None:
+    html = await get_text(client, PAGE)
+    for raw in (SCRIPT, "<img", "onerror=alert(1)>", 'href="javascript:'):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the pen name and the commentary, literally
+    assert "Hostile &#34;&gt;&lt;img src=x onerror=alert(1)&gt; javascript:alert(1)" in html
+    assert "javascript:alert(1) &lt;script&gt;" in html
+    feed = await get_text(client, f"{PAGE}/feed.atom")
+    assert SCRIPT not in feed
+    assert "<img" not in feed
+    entry = next(e for e in feedparser.parse(feed).entries if e.id.endswith("#essay-3"))
+    assert entry.author == SCRIPT  # literal text after one level of XML escaping
+
+
+async def test_without_a_public_base_url_links_use_the_request_host(symposium: Harness) -> None:
+    async for client in serve(symposium, None):
+        feed = feedparser.parse(await get_text(client, f"{PAGE}/feed.atom"))
+        origin = f"http://127.0.0.1:{client.port}"
+        assert feed.feed.id == f"{origin}{PAGE}"
+        events = await calendar_events(client)
+        assert all(uid.endswith("@127.0.0.1") for uid in events)
+
+
+async def test_a_first_comment_on_an_essay_announced_bare_becomes_its_introduction_once(
+    symposium: Harness, client: Client
+) -> None:
+    symposium.clock.advance(timedelta(days=1))
+    await symposium.run(
+        "erin: /symposium publish essay:6 url:https://frank.example/s\nerin: /symposium comment essay:6 text:First words."
+    )
+    html = await get_text(client, PAGE)
+    essay = html[html.index('id="essay-6"') : html.index('id="essay-3"')]
+    assert essay.count("First words.") == 1
+    assert "Commentary on" not in essay
+    feed = feedparser.parse(await get_text(client, f"{PAGE}/feed.atom"))
+    assert len(feed.entries) == 4 + 2
+
+
+async def test_with_no_symposium_yet_the_list_says_so(engine: AsyncEngine, clock: SimulatedClock) -> None:
+    app = build_web_app(engine, CoreSettings(database_url=str(engine.url)), clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert "No symposium has opened yet." in await get_text(client, "/")
+        assert (await client.get(PAGE)).status == 404
+
+
+async def test_concurrent_readers_share_a_snapshot_and_get_the_same_page(engine: AsyncEngine, client: Client) -> None:
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        responses = await asyncio.gather(*(client.get(PAGE) for _ in range(20)))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert {r.status for r in responses} == {200}
+    assert len({r.headers["ETag"] for r in responses}) == 1
+    snapshots = [s for s in statements if s.startswith("SELECT symposia.") and "WHERE" not in s]
+    assert 1 <= len(snapshots) <= 10  # one read serves every request that arrived while another was under way
