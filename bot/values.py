@@ -151,5 +151,10 @@ def publication(value: str, name: str, zone_name: str, publish_time: str) -> dat
     return local.astimezone(UTC)
 
 
+def local_text(moment: datetime, zone_name: str) -> str:
+    """A moment as plain text in the symposium's zone, for error messages (which carry no time parts)."""
+    return f"{moment.astimezone(zone_info(zone_name)):%Y-%m-%d %H:%M} {zone_name}"
+
+
 def local_day(moment: datetime, zone_name: str) -> date:
     return moment.astimezone(zone_info(zone_name)).date()

@@ -23,7 +23,7 @@ async def declare_intent(cmd: DeclareIntent, uow: UnitOfWork) -> Message:
     is_new = intent is None or intent.status != "active"
     if is_new and uow.now > sym.intent_deadline and not sym.allow_late_intents:
         raise DeadlinePassed(
-            f"Intents for {sym.title} closed on {sym.intent_deadline:%Y-%m-%d %H:%M} UTC. "
+            f"Intents for {sym.title} closed on {values.local_text(sym.intent_deadline, sym.timezone)}. "
             "Ask an editor if you would still like to write."
         )
     if intent is None:

@@ -25,6 +25,9 @@ async def extend(cmd: Extend, uow: UnitOfWork) -> Message:
     due = values.deadline(cmd.due or "", "due date", sym.timezone)
     if due <= uow.now:
         raise InvalidValue("The new due date has already passed.")
+    if due <= (intent.due_override or sym.due_at):
+        current = values.local_text(intent.due_override or sym.due_at, sym.timezone)
+        raise InvalidValue(f"{intent.user_name} is already due {current}; give a later date.")
     intent.due_override = due
     await reminders.recompute(uow, sym, intent.user_id)
     uow.dm(

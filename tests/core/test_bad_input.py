@@ -66,3 +66,11 @@ async def test_new_intent_after_the_deadline_is_refused_but_an_update_is_not(
     assert await snapshot(engine) == before
     out = await harness.run("alice: /intent title:Good data engineers are very lazy")
     assert "Intent to Submit updated" in out
+
+
+async def test_extend_only_moves_a_due_date_later(harness: Harness, engine: AsyncEngine) -> None:
+    await harness.run(SETUP)
+    before = await snapshot(engine)
+    out = await harness.run("erin: /symposium extend user:@alice due:2023-03-05")
+    assert "alice is already due 2023-03-10 23:59 UTC; give a later date." in out
+    assert await snapshot(engine) == before
