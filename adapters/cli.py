@@ -10,6 +10,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import click
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.web.settings import WebSettings
 from bot.clock import Clock, SimulatedClock, SystemClock
@@ -18,6 +19,15 @@ from bot.db.migrate import upgrade
 from bot.settings import CoreSettings
 
 DEMO_START = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
+
+
+class Tokens(BaseSettings):
+    """Which chat platforms have a token (in the environment or `.env`): that picks what `run` connects to."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    discord_token: str | None = None
+    slack_bot_token: str | None = None
 
 
 @click.group()
@@ -35,13 +45,15 @@ def main(verbose: bool) -> None:
 @click.option("--editors", default="editor", show_default=True, help="Console only: comma-separated editors.")
 def run(platform: str | None, deliver_only: bool, editors: str) -> None:
     """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
-    import os
-
-    tokens = [name for name, var in (("discord", "DISCORD_TOKEN"), ("slack", "SLACK_BOT_TOKEN")) if os.environ.get(var)]
+    given = Tokens()
+    tokens = [name for name, token in (("discord", given.discord_token), ("slack", given.slack_bot_token)) if token]
     if platform is None:
         if len(tokens) > 1:
             raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
         platform = tokens[0] if tokens else "console"
+    if platform == "discord":
+        _run_discord(deliver_only)
+        return
     if platform != "console" or deliver_only:
         raise click.UsageError(
             f"The {platform} adapter is not part of this build yet; run without tokens for the console."
@@ -109,6 +121,21 @@ def db_upgrade() -> None:
 
     asyncio.run(go())
     click.echo("database is up to date")
+
+
+def _run_discord(deliver_only: bool) -> None:
+    from pydantic import ValidationError
+
+    from adapters.discord.main import run_discord
+    from adapters.discord.settings import DiscordSettings
+
+    try:
+        settings = DiscordSettings()
+    except ValidationError as exc:
+        raise click.UsageError("Discord needs DISCORD_TOKEN (see docs/discord.md).") from exc
+    web = None if deliver_only else WebSettings()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_discord(CoreSettings(), settings, SystemClock(), deliver_only=deliver_only, web=web))
 
 
 def _names(editors: str) -> set[str]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.db.models import Essay, Intent, Submission, Symposium
-from bot.messages import Link, Mention, Message, MessageBuilder, Strong, Time
+from bot.messages import ChannelRef, Link, Mention, Message, MessageBuilder, Strong, Time
 
 STATUS_WORDS = {
     "pending": "waiting for review",
@@ -187,9 +187,9 @@ def running_commentary(essay: PublicEssay, text: str) -> Message:
     return MessageBuilder(f"Commentary on “{essay.title}”", tag="commentary").line(text).build()
 
 
-def notice(what: str, where: str, reason: str, hint: str) -> Message:
+def notice(what: str, where: "Mention | ChannelRef", reason: str, hint: str) -> Message:
     b = MessageBuilder("I could not deliver a message", tag="notice")
-    b.line(f"{what} to {where}: {reason}.")
+    b.line(f"{what} to ", where, f": {reason}.")
     if hint:
         b.line(Strong("To fix: "), hint)
     b.line("It stays listed in /symposium status until it is delivered.")

@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.db.models import Essay, OutboxRow
 from bot.delivery import Dispatcher
 from bot.errors import UserError
-from bot.messages import Message, MessageBuilder
+from bot.messages import Message, MessageBuilder, Part
 from bot.ports import Platform
 from bot.services import (
     intents,
@@ -56,8 +56,8 @@ HANDLERS: dict[type[c.Command], Handler] = {
 }
 
 
-def error_reply(text: str) -> Message:
-    return MessageBuilder("That didn't work", tag="error").line(text).build()
+def error_reply(*parts: str | Part) -> Message:
+    return MessageBuilder("That didn't work", tag="error").line(*parts).build()
 
 
 class SymposiumBot:
@@ -95,7 +95,7 @@ class SymposiumBot:
                 reply = await HANDLERS[type(command)](command, uow)
                 await uow.commit()
         except UserError as exc:
-            return error_reply(exc.message)
+            return error_reply(*exc.parts)
         except Exception:
             log.exception("command %s failed", type(command).__name__)
             return error_reply("Something went wrong on my side and nothing was changed. Please try again.")
@@ -111,7 +111,10 @@ class SymposiumBot:
                 reply = await reviews.react(reaction, uow)
                 await uow.commit()
         except UserError as exc:
-            return error_reply(exc.message)
+            return error_reply(*exc.parts)
+        except Exception:  # e.g. a race with reconciliation on the same card: one of them decided
+            log.exception("reaction on %s in %s failed", reaction.message_ref, reaction.channel)
+            return None
         self._changed(uow)
         return reply
 
@@ -129,9 +132,13 @@ class SymposiumBot:
 
     async def reconcile(self, card: c.ReconcileCard) -> None:
         """Apply what a card's listed reactions decide (see bot/services/reconcile.py)."""
-        async with self.unit_of_work() as uow:
-            await reconcile.reconcile(card, uow)
-            await uow.commit()
+        try:
+            async with self.unit_of_work() as uow:
+                await reconcile.reconcile(card, uow)
+                await uow.commit()
+        except Exception:  # the next start or reconnection reads the card again
+            log.exception("reconciling card %s in %s failed", card.message_ref, card.channel)
+            return
         self._changed(uow)
 
     def _changed(self, uow: UnitOfWork) -> None:
@@ -150,8 +157,11 @@ class SymposiumBot:
             return await self.dispatcher.deliver_due()
 
     async def close(self) -> None:
+        """Let deliveries under way finish (background rounds, and a tick in progress)."""
         for task in list(self._background):
             await task
+        async with self._tick_lock:
+            pass
 
     async def next_due(self) -> datetime | None:
         """The earliest future moment something may fall due: an outbox row, an essay going live by itself,

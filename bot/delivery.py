@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.compose import notice
 from bot.db.models import OutboxRow, PostedMessage, Symposium
 from bot.index import index_pages, public_essays, upcoming_essays
-from bot.messages import Message, dump_message, load_message
+from bot.messages import ChannelRef, Mention, Message, dump_message, load_message
 from bot.ports import MessageGone, Platform, RetryLater, Undeliverable
 from bot.settings import CoreSettings
 
@@ -169,7 +169,7 @@ class Dispatcher:
         if sym is None or row.payload.get("failure"):
             return
         what = {"dm": "A direct message", "index": "The Essay Index", "edit": "An edit", "thread": "Running commentary"}
-        where = f"@{row.user_id}" if row.user_id else f"#{row.channel or sym.announce_channel}"
+        where = Mention(row.user_id, row.user_id) if row.user_id else ChannelRef(row.channel or sym.announce_channel)
         message = notice(what.get(row.op, "A message"), where, error, hint)
         review_failed = row.channel == sym.review_channel or (row.op == "edit" and (row.key or "").startswith("card:"))
         session.add(

@@ -1,12 +1,19 @@
 """Errors a user caused: each carries the private message that explains it. Nothing is written when raised."""
 
+from bot.messages import Part, Text, plain_part
+
 
 class UserError(Exception):
-    """Bad input or a refused action; `message` is said privately to the person who asked."""
+    """Bad input or a refused action, said privately to the person who asked.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    Args:
+        parts: the explanation; strings are literal text, parts (a channel, a time) render per platform.
+    """
+
+    def __init__(self, *parts: "str | Part") -> None:
+        self.parts: tuple[Part, ...] = tuple(Text(p) if isinstance(p, str) else p for p in parts)
+        self.message = "".join(plain_part(p) for p in self.parts)
+        super().__init__(self.message)
 
 
 class UnknownCommand(UserError):

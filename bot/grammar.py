@@ -33,6 +33,8 @@ class CommandSpec:
     editor: bool = False
     required: tuple[str, ...] = ()
     positional: str | None = None
+    platforms: tuple[str, ...] | None = None
+    """Where the command exists, when not everywhere (editors are a Discord role, so no `editors` there)."""
 
     @property
     def options(self) -> tuple[OptionSpec, ...]:
@@ -125,7 +127,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         positional="text",
     ),
     CommandSpec("symposium export", c.Export, "a CSV of intents and submissions, sent to you privately", editor=True),
-    CommandSpec("symposium editors", c.ManageEditors, "add or remove an editor (admins)", editor=True),
+    CommandSpec(
+        "symposium editors",
+        c.ManageEditors,
+        "add or remove an editor (admins)",
+        editor=True,
+        platforms=("slack", "console"),
+    ),
     CommandSpec("symposium close", c.CloseSymposium, "close the symposium with a roundup", editor=True),
 )
 BY_PATH = {spec.path: spec for spec in CATALOGUE}
@@ -217,5 +225,9 @@ def _kind(spec: CommandSpec, name: str) -> str:
     return next(o.kind for o in spec.options if o.name == name)
 
 
-def help_lines(is_editor: bool) -> list[tuple[str, str]]:
-    return [(s.usage, s.help) for s in CATALOGUE if is_editor or not s.editor]
+def help_lines(is_editor: bool, platform: str) -> list[tuple[str, str]]:
+    return [
+        (s.usage, s.help)
+        for s in CATALOGUE
+        if (is_editor or not s.editor) and (s.platforms is None or platform in s.platforms)
+    ]

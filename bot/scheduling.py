@@ -1,5 +1,6 @@
 """APScheduler is only the clock that wakes delivery: one interval job calls `tick()`; the database says what is due."""
 
+import asyncio
 import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,3 +24,15 @@ def start_ticking(bot: SymposiumBot, every_seconds: float) -> AsyncIOScheduler:
     scheduler.start()
     scheduler.add_job(tick)  # once, right away: what fell due while the bot was down
     return scheduler
+
+
+async def stop_ticking(scheduler: AsyncIOScheduler, bot: SymposiumBot, last_round_seconds: float = 10.0) -> None:
+    """Stop waking the bot, without cancelling a round mid-transaction: pause, send what is due in one last
+    round (briefly), then shut the scheduler down."""
+    scheduler.pause()
+    try:
+        await asyncio.wait_for(bot.tick(), last_round_seconds)
+    except TimeoutError:
+        log.warning("the last delivery round did not finish in %s s; the outbox keeps the rest", last_round_seconds)
+    finally:
+        scheduler.shutdown(wait=False)

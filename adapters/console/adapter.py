@@ -109,7 +109,7 @@ class ConsoleSession:
         try:
             command = parse(text, actor, Origin(channel=channel), normalize=_normalize)
         except UserError as exc:
-            self.platform.show(f"[private to {user}]", error_reply(exc.message))
+            self.platform.show(f"[private to {user}]", error_reply(*exc.parts))
             return
         self.platform.show(f"[private to {user}]", await self.bot.handle(command))
 

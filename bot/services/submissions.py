@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from bot import compose, queries, values
 from bot.commands import Submit
-from bot.db.models import Essay, Submission
+from bot.db.models import Essay, Submission, Symposium
 from bot.errors import InvalidValue, Refused
 from bot.messages import Message, MessageBuilder, Strong, Time
 from bot.services import publishing, reminders, reviews
@@ -25,6 +25,8 @@ async def submit(cmd: Submit, uow: UnitOfWork) -> Message:
     essay = await queries.essay_of(uow.session, intent.id)
     previous = await queries.latest_submission(uow.session, essay.id) if essay else None
     if essay is None:
+        # Numbers are given in order: concurrent first submissions queue on the symposium's row (PostgreSQL).
+        await uow.session.execute(select(Symposium.id).where(Symposium.id == sym.id).with_for_update())
         number = (await uow.session.scalar(select(func.max(Essay.number)).where(Essay.symposium_id == sym.id)) or 0) + 1
         essay = Essay(symposium_id=sym.id, intent_id=intent.id, number=number, status="pending")
         uow.add(essay)

@@ -89,8 +89,9 @@ async def _check_channels(uow: UnitOfWork, sym: Symposium) -> list[str]:
         if not check.can_post:
             missing = "; ".join(f"{k}: {v}" for k, v in check.missing.items())
             raise Refused(
-                f"I can't post in the {label} channel #{channel} ({missing or 'no access'}). "
-                "Grant that, then try again; /symposium check shows what works."
+                f"I can't post in the {label} channel ",
+                ChannelRef(channel),
+                f" ({missing or 'no access'}). Grant that, then try again; /symposium check shows what works.",
             )
         if label == "review" and check.readable_by_everyone:
             warnings.append(

@@ -122,7 +122,7 @@ async def show_help(cmd: ShowHelp, uow: UnitOfWork) -> Message:
         b.line("Current symposium: ", sym.title, f" ({sym.slug})")
     except UnknownSymposium:
         b.line("No symposium is open here yet.")
-    for usage, text in grammar.help_lines(editor):
+    for usage, text in grammar.help_lines(editor, uow.platform.name):
         b.lines.append(Line((Strong(usage),), bullet=True))
         b.line("  ", text)
     b.line("Every command takes symposium:<slug> to pick a symposium other than the latest.")

@@ -1,0 +1,196 @@
+"""Application commands generated from the core's catalogue (bot/grammar.py), so that Discord's typed options
+and the Slack and console text grammar accept the same things through one path: `grammar.build()`.
+
+Each catalogue option becomes a typed Discord option (choices, channels, members, integers, autocomplete), and
+whatever Discord sends back becomes the raw string `build()` takes; the core validates it with its own words.
+Every answer is private: a command is deferred (ephemeral) before any database work, so Discord's three-second
+deadline holds however busy the database is, and the reply then replaces the "thinking…" message.
+"""
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.forms import INTENT, IntentForm
+from adapters.discord.people import actor_of
+from adapters.discord.render import pages
+from adapters.discord.sender import NO_MENTIONS
+from bot.commands import Origin
+from bot.core import SymposiumBot, error_reply
+from bot.errors import UserError
+from bot.grammar import CATALOGUE, CommandSpec, OptionSpec, build
+from bot.messages import Message
+
+log = logging.getLogger(__name__)
+
+# `/symposium editors` is for Slack and the console (SPEC §2): on Discord, editors hold the role or Manage Server.
+SUGGESTED = frozenset({"prompt", "essay", "symposium"})
+IN_SERVERS = app_commands.AppCommandContext(guild=True)
+CHANNEL_TYPES = [discord.ChannelType.text, discord.ChannelType.news]
+OPTION_TYPES = {
+    "int": discord.AppCommandOptionType.integer,
+    "channel": discord.AppCommandOptionType.channel,
+    "user": discord.AppCommandOptionType.user,
+}
+SERVERS_ONLY = "Symposium Bot's commands work in a server's channels, not in direct messages."
+# Commands in the core at once. More only queue for database connections (SQLAlchemy's pool; SQLite's one writer)
+# while slowing the event loop that acknowledges new interactions; the rest wait here, already deferred, in order.
+COMMANDS_AT_ONCE = 4
+BROKE = "Something went wrong on my side. /symposium status shows where things stand; please try again."
+
+
+class Option(app_commands.Transformer):
+    """A catalogue option as a Discord option; the value becomes the raw string the core expects (ids for
+    channels and members)."""
+
+    def __init__(self, spec: OptionSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return OPTION_TYPES.get(self.spec.kind, discord.AppCommandOptionType.string)
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return CHANNEL_TYPES if self.spec.kind == "channel" else []
+
+    @property
+    def min_value(self) -> int | None:
+        return 0 if self.spec.kind == "int" else None
+
+    @property
+    def choices(self) -> list[app_commands.Choice[str | int | float]] | None:
+        choices: list[app_commands.Choice[str | int | float]] = [
+            app_commands.Choice(name=c, value=c) for c in self.spec.choices
+        ]
+        return choices or None
+
+    async def transform(self, interaction: discord.Interaction, value: Any, /) -> str:
+        return str(value.id) if self.spec.kind in ("channel", "user") else str(value)
+
+
+class SuggestedOption(Option):
+    """An option with autocomplete from the core (`SymposiumBot.suggest`)."""
+
+    def __init__(self, spec: OptionSpec, runner: "Runner") -> None:
+        super().__init__(spec)
+        self.runner = runner
+
+    async def autocomplete(
+        self, interaction: discord.Interaction, value: int | float | str, /
+    ) -> list[app_commands.Choice[str | int | float]]:
+        return await self.runner.suggest(interaction, self.spec, str(value))
+
+
+class Runner:
+    """Interactions into core commands, and the private answers back."""
+
+    def __init__(self, bot: SymposiumBot, editor_role: str) -> None:
+        self.bot, self.editor_role = bot, editor_role
+        self._running = asyncio.Semaphore(COMMANDS_AT_ONCE)
+
+    async def run(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, str]) -> None:
+        if spec is INTENT and not values:  # the form must be the first answer, before any database work
+            await interaction.response.send_modal(IntentForm(f"intent:{interaction.id}", self.submit_form, self.fail))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await reply(interaction, await self.execute(interaction, spec, values))
+
+    async def submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await reply(interaction, await self.execute(interaction, INTENT, values))
+
+    async def execute(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, str]) -> Message:
+        if not isinstance(interaction.user, discord.Member):
+            return error_reply(SERVERS_ONLY)
+        actor = actor_of(interaction.user, self.editor_role)
+        origin = Origin(channel=str(interaction.channel_id), event_id=str(interaction.id))
+        try:
+            command = build(spec, values, actor, origin)
+        except UserError as exc:
+            return error_reply(exc.message)
+        async with self._running:
+            return await self.bot.handle(command)
+
+    async def suggest(
+        self, interaction: discord.Interaction, option: OptionSpec, typed: str
+    ) -> list[app_commands.Choice[str | int | float]]:
+        if not isinstance(interaction.user, discord.Member):
+            return []
+        symposium = interaction.namespace.symposium if option.name != "symposium" else None
+        found = await self.bot.suggest(actor_of(interaction.user, self.editor_role), option.name, typed, symposium)
+        integer = option.kind == "int"
+        return [
+            app_commands.Choice(name=label, value=int(value) if integer else value)
+            for label, value in found
+            if value.isdigit() or not integer
+        ]
+
+    async def fail(self, interaction: discord.Interaction, error: Exception) -> None:
+        """The one error path (CommandTree.on_error and the form's): log, then answer privately if still possible.
+
+        (A failed autocomplete never gets here: discord.py logs it, and Discord shows no suggestions.)
+        """
+        log.error("interaction %s failed", interaction.id, exc_info=error)
+        if interaction.response.type is discord.InteractionResponseType.modal:
+            return  # the form itself was the answer; there is nothing left to edit
+        try:
+            await reply(interaction, error_reply(BROKE))
+        except discord.HTTPException as exc:
+            log.warning("could not tell the user about the failure: %s", exc)
+
+
+def register(tree: app_commands.CommandTree[Any], bot: SymposiumBot, editor_role: str) -> None:
+    """Add every catalogue command that exists on Discord to the tree: participant commands at the top level,
+    the rest as subcommands of /symposium; route failures to the one error path."""
+    runner = Runner(bot, editor_role)
+    group = app_commands.Group(
+        name="symposium",
+        description="Run a writing symposium: status, reminders, help, and the editors' commands",
+        allowed_contexts=IN_SERVERS,
+    )
+    for spec in CATALOGUE:
+        if spec.platforms is not None and "discord" not in spec.platforms:
+            continue
+        parent, _, name = spec.path.rpartition(" ")
+        if parent:
+            group.add_command(make_command(spec, name, runner))
+        else:
+            tree.add_command(make_command(spec, name, runner))
+    tree.add_command(group)
+    tree.error(runner.fail)
+
+
+def make_command(spec: CommandSpec, name: str, runner: Runner) -> app_commands.Command[Any, ..., None]:
+    """A command whose typed parameters are the spec's options (discord.py reads them from the signature)."""
+
+    async def callback(interaction: discord.Interaction, **values: str | None) -> None:
+        await runner.run(interaction, spec, {key: value for key, value in values.items() if value is not None})
+
+    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for option in spec.options:
+        annotation = SuggestedOption(option, runner) if option.name in SUGGESTED else Option(option)
+        default = inspect.Parameter.empty if option.required else None
+        parameters.append(
+            inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        )
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    app_commands.describe(**{option.name: option.help[:100] for option in spec.options})(callback)
+    contexts = None if " " in spec.path else IN_SERVERS  # subcommands take their group's
+    return app_commands.Command(name=name, description=spec.help[:100], callback=callback, allowed_contexts=contexts)
+
+
+async def reply(interaction: discord.Interaction, message: Message) -> None:
+    """Answer privately: the deferred answer becomes the first page; longer answers follow up."""
+    first, *more = pages(message)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(embeds=first.embeds, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(embeds=first.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    for page in more:
+        await interaction.followup.send(embeds=page.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -1,0 +1,39 @@
+"""Discord members as the core's Actor facts; bot/permissions.py decides what those facts allow."""
+
+import logging
+
+import discord
+
+from bot.commands import Actor
+
+log = logging.getLogger(__name__)
+
+
+def actor_of(member: discord.Member, editor_role: str) -> Actor:
+    """Manage Server makes an admin (and an editor); so does holding the role named `editor_role` (any case)."""
+    admin = member.guild_permissions.manage_guild
+    holds_role = any(role.name.casefold() == editor_role.casefold() for role in member.roles)
+    return Actor(
+        community=str(member.guild.id),
+        user_id=str(member.id),
+        name=member.display_name,
+        is_admin=admin,
+        holds_editor_role=holds_role or admin,
+    )
+
+
+async def fetch_actor(client: discord.Client, guild_id: int, user_id: int, editor_role: str) -> Actor | None:
+    """The member over REST (no privileged intent needed); None when they are not in the server (any more).
+
+    Raises:
+        discord.HTTPException: Discord failed to answer; the caller decides what a missing answer means.
+    """
+    guild = client.get_guild(guild_id)
+    if guild is None:
+        log.warning("guild %s is not available; cannot tell who %s is", guild_id, user_id)
+        return None
+    try:
+        member = await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return None
+    return actor_of(member, editor_role)
