@@ -54,10 +54,11 @@ def run(platform: str | None, deliver_only: bool, editors: str) -> None:
     if platform == "discord":
         _run_discord(deliver_only)
         return
-    if platform != "console" or deliver_only:
-        raise click.UsageError(
-            f"The {platform} adapter is not part of this build yet; run without tokens for the console."
-        )
+    if platform == "slack":
+        _run_slack(deliver_only)
+        return
+    if deliver_only:
+        raise click.UsageError("--deliver-only delivers for Discord or Slack: set DISCORD_TOKEN or SLACK_BOT_TOKEN.")
     asyncio.run(_console(None, _names(editors), SystemClock(), CoreSettings(), WebSettings()))
 
 
@@ -136,6 +137,24 @@ def _run_discord(deliver_only: bool) -> None:
     web = None if deliver_only else WebSettings()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_discord(CoreSettings(), settings, SystemClock(), deliver_only=deliver_only, web=web))
+
+
+def _run_slack(deliver_only: bool) -> None:
+    from pydantic import ValidationError
+
+    from adapters.slack.main import run_slack
+    from adapters.slack.settings import SlackSettings
+
+    try:
+        settings = SlackSettings()
+    except ValidationError as exc:
+        raise click.UsageError(
+            "Slack needs SLACK_BOT_TOKEN, and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode); "
+            f"see docs/slack.md. {exc.errors()[0]['msg']}"
+        ) from exc
+    web = None if deliver_only else WebSettings()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_slack(CoreSettings(), settings, SystemClock(), deliver_only=deliver_only, web=web))
 
 
 def _names(editors: str) -> set[str]:

@@ -25,7 +25,8 @@ class Strong:
 
 @dataclass(frozen=True)
 class Mention:
-    """A person named by account; adapters render it so it never pings."""
+    """A person named by account: the only part that may notify anyone (review cards name their author).
+    User text never becomes one."""
 
     user_id: str
     name: str

@@ -1,0 +1,44 @@
+"""Work that runs after Slack has its answer.
+
+Listeners acknowledge and return at once (the app runs with `process_before_response=True`, so the answer goes
+out when the listener returns, without bolt's 10 ms polling for `ack()`), and hand the real work here. At most
+WORKERS pieces of work run at a time: asyncio runs ready tasks in turn, so fifty commands' database work in flight
+would put fifty steps of it between every two steps of the next request's ack, while a few at a time keep acks as
+prompt as a bare app's (bench/slack.py measures it). On shutdown, `drain()` lets work under way finish before the
+database engine closes.
+"""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+WORKERS = 4
+
+
+class AfterAck:
+    def __init__(self, workers: int = WORKERS) -> None:
+        self._slots = asyncio.Semaphore(workers)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None], *, now: bool = False) -> None:
+        """Run `work` when a worker is free (`now`: at once, e.g. for a trigger_id that expires in 3 s)."""
+        task = asyncio.create_task(work if now else self._in_turn(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _in_turn(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._slots:
+            await work
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("work after an ack failed", exc_info=error)
+
+    async def drain(self) -> None:
+        """Wait for all work under way, including work it starts."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

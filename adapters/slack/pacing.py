@@ -1,0 +1,79 @@
+"""Client-side pacing under Slack's rate limits, so the outbox sends at the limit rather than into 429s.
+
+Slack answers a burst past a method's tier with 429 and a whole-second Retry-After, so a client that finds the
+limit by hitting it loses up to a second per call; one that spaces its calls loses nothing. Each call waits for
+its method's slot (and, for posts, its channel's), and the next slot is counted from when the call *finished*,
+so calls reach Slack at least one interval apart whatever the network does. A 429 still happens (another
+process, a stricter workspace): the method is then held for Retry-After and the outbox retries the row.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+
+# Slack's published tiers, in calls a minute per workspace, for the methods the bot calls (Tier 2 = 20,
+# Tier 3 = 50, Tier 4 = 100). chat.postMessage is "about one message a second per channel"; the bot also keeps
+# it to one a second across the workspace, so DMs to many people are paced rather than burst.
+SLACK_TIERS: Mapping[str, int] = {
+    "chat.postMessage": 60,
+    "chat.update": 50,
+    "pins.add": 20,
+    "pins.remove": 20,
+    "reactions.add": 50,
+    "reactions.get": 50,
+    "conversations.open": 50,
+    "conversations.info": 50,
+    "files.getUploadURLExternal": 100,
+    "files.completeUploadExternal": 100,
+}
+POSTING = frozenset({"chat.postMessage"})
+
+
+class Pacer:
+    """Holds each call until its method (and its channel, for posts) may be called again.
+
+    Args:
+        per_minute: calls a minute allowed per method; methods not listed are not paced.
+        channel_interval: seconds between two posts in one channel (0: no pacing per channel).
+        now, sleep: the monotonic clock and the wait (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        per_minute: Mapping[str, float],
+        channel_interval: float,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._interval = {method: 60 / calls for method, calls in per_minute.items() if calls > 0}
+        self._channel_interval = channel_interval
+        self._now, self._sleep = now, sleep
+        self._free_at: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, method: str, channel: str | None = None) -> AsyncIterator[None]:
+        keys = {method: self._interval.get(method, 0.0)}
+        if channel is not None and method in POSTING:
+            keys["channel:" + channel] = self._channel_interval
+        keys = {key: interval for key, interval in keys.items() if interval > 0}
+        if not keys:
+            yield
+            return
+        now = self._now()
+        start = max([now, *(self._free_at.get(key, 0.0) for key in keys)])
+        for key, interval in keys.items():
+            self._free_at[key] = start + interval  # reserved, so concurrent callers queue behind this one
+        if start > now:
+            await self._sleep(start - now)
+        try:
+            yield
+        finally:
+            done = self._now()
+            for key, interval in keys.items():
+                self._free_at[key] = max(self._free_at[key], done + interval)
+
+    def hold(self, method: str, seconds: float) -> None:
+        """Slack answered 429: keep a paced method waiting for Retry-After."""
+        if method in self._interval:
+            self._free_at[method] = max(self._free_at.get(method, 0.0), self._now() + seconds)

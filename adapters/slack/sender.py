@@ -1,0 +1,216 @@
+"""The core's Platform over Slack's Web API: what the outbox delivers, and the channel checks of `open`/`check`.
+
+No call here waits out a 429: slack-sdk's rate-limit retry handler is not installed, and a 429 becomes
+`RetryLater(Retry-After)` so the outbox reschedules the row (see pacing.py for how calls avoid 429s).
+"""
+
+from collections.abc import Awaitable, Callable, Collection
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from adapters.slack.pacing import Pacer
+from adapters.slack.render import render
+from bot.clock import Clock
+from bot.messages import Message
+from bot.ports import ChannelCheck, MessageGone, RetryLater, Undeliverable
+
+EMOJI_NAMES = {"✅": "white_check_mark", "❌": "x", "✏️": "pencil2", "✏": "pencil2"}
+CHANNEL_ABILITIES = ("post", "edit", "pin", "react", "thread")
+ABILITY_SCOPES = {
+    "post": "chat:write",
+    "edit": "chat:write",
+    "pin": "pins:write",
+    "react": "reactions:write",
+    "thread": "chat:write",
+}
+GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+PASSING = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+_REAUTH = "the bot token is missing or was revoked: reinstall the app and set SLACK_BOT_TOKEN"
+FIXES = {
+    "not_in_channel": "invite the bot to the channel with /invite @{bot}",
+    "channel_not_found": "the channel was deleted, or it is private and the bot is not in it: invite the bot with "
+    "/invite @{bot}, or choose another channel with /symposium edit",
+    "is_archived": "the channel is archived: unarchive it, or choose another channel with /symposium edit",
+    "cannot_dm_bot": "that account is a bot, and bots cannot receive direct messages",
+    "user_not_found": "that person is no longer in this workspace",
+    "user_disabled": "that person's account is deactivated",
+    "restricted_action": "a workspace setting stops the bot from doing this: ask a workspace admin",
+    "too_many_pins": "the channel has reached Slack's pin limit: unpin older messages",
+    "not_authed": _REAUTH,
+    "invalid_auth": _REAUTH,
+    "token_revoked": _REAUTH,
+    "account_inactive": _REAUTH,
+}
+
+
+class SlackPlatform:
+    """Delivers rendered messages; a message's ref is its `ts`.
+
+    Args:
+        bot_name: the bot's handle, for hints such as "/invite @symposium".
+    """
+
+    name = "slack"
+    # Well inside Slack's limits (3,000-character text objects, 50 blocks): a page renders as two blocks.
+    index_page_chars = 3000
+
+    def __init__(self, client: AsyncWebClient, clock: Clock, pacer: Pacer, bot_name: str = "symposium") -> None:
+        self.client, self.clock, self.pacer, self.bot_name = client, clock, pacer, bot_name
+        self._dm_channels: dict[str, str] = {}
+
+    async def post(self, channel: str, message: Message) -> str:
+        blocks, text = render(message, self.clock.now())
+        sent = await self._call(
+            "chat.postMessage", lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks), channel
+        )
+        return str(sent["ts"])
+
+    async def edit(self, channel: str, ref: str, message: Message) -> None:
+        blocks, text = render(message, self.clock.now())
+        await self._call(
+            "chat.update", lambda: self.client.chat_update(channel=channel, ts=ref, text=text, blocks=blocks), channel
+        )
+
+    async def pin(self, channel: str, ref: str) -> None:
+        await self._call(
+            "pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ref), ok={"already_pinned"}
+        )
+
+    async def unpin(self, channel: str, ref: str) -> None:
+        await self._call("pins.remove", lambda: self.client.pins_remove(channel=channel, timestamp=ref), ok={"no_pin"})
+
+    async def add_reactions(self, channel: str, ref: str, emojis: tuple[str, ...]) -> None:
+        for emoji in emojis:
+            await self._react(channel, ref, EMOJI_NAMES.get(emoji, emoji.strip(":")))
+
+    async def _react(self, channel: str, ref: str, name: str) -> None:
+        await self._call(
+            "reactions.add",
+            lambda: self.client.reactions_add(channel=channel, timestamp=ref, name=name),
+            ok={"already_reacted"},
+        )
+
+    async def reply_in_thread(self, channel: str, ref: str, message: Message) -> str:
+        blocks, text = render(message, self.clock.now())
+        sent = await self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(channel=channel, thread_ts=ref, text=text, blocks=blocks),
+            channel,
+        )
+        return str(sent["ts"])
+
+    async def direct_message(self, user_id: str, message: Message) -> None:
+        channel = await self._dm_channel(user_id)
+        blocks, text = render(message, self.clock.now())
+        if (file := message.attachment) is None:
+            await self._call(
+                "chat.postMessage",
+                lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks),
+                channel,
+            )
+            return
+        await self._call(
+            "files.completeUploadExternal",
+            lambda: self.client.files_upload_v2(
+                channel=channel, content=file.content, filename=file.filename, title=file.filename, initial_comment=text
+            ),
+        )
+
+    async def check_channel(self, channel: str) -> ChannelCheck:
+        try:
+            answer = await self._call("conversations.info", lambda: self.client.conversations_info(channel=channel))
+        except (Undeliverable, RetryLater) as exc:
+            return ChannelCheck(channel, missing={"post": _explain(exc)})
+        info = answer["channel"]
+        public = not info.get("is_private", False)
+        if info.get("is_archived"):
+            fix = FIXES["is_archived"]
+            return ChannelCheck(channel, missing=dict.fromkeys(CHANNEL_ABILITIES, fix), readable_by_everyone=public)
+        if not info.get("is_member"):
+            fix = FIXES["not_in_channel"].format(bot=self.bot_name)
+            return ChannelCheck(channel, missing=dict.fromkeys(CHANNEL_ABILITIES, fix), readable_by_everyone=public)
+        granted = _scopes(answer)
+        missing = {
+            ability: f"add the {scope} scope under OAuth & Permissions, then reinstall the app"
+            for ability, scope in ABILITY_SCOPES.items()
+            if granted is not None and scope not in granted
+        }
+        works = tuple(ability for ability in CHANNEL_ABILITIES if ability not in missing)
+        return ChannelCheck(channel, works=works, missing=missing, readable_by_everyone=public)
+
+    async def check_direct_message(self, user_id: str) -> str | None:
+        try:
+            await self._dm_channel(user_id)
+        except (Undeliverable, RetryLater) as exc:
+            return _explain(exc)
+        return None
+
+    async def card_reactions(self, channel: str, ref: str) -> list[tuple[str, str]]:
+        """(user id, reaction name) for every reaction on a message, for reconciliation."""
+        answer = await self._call(
+            "reactions.get", lambda: self.client.reactions_get(channel=channel, timestamp=ref, full=True)
+        )
+        reactions = answer["message"].get("reactions") or []
+        return [(str(user), str(r["name"])) for r in reactions for user in r.get("users", [])]
+
+    async def _dm_channel(self, user_id: str) -> str:
+        if user_id not in self._dm_channels:
+            opened = await self._call("conversations.open", lambda: self.client.conversations_open(users=user_id))
+            self._dm_channels[user_id] = str(opened["channel"]["id"])
+        return self._dm_channels[user_id]
+
+    async def _call(
+        self,
+        method: str,
+        call: Callable[[], Awaitable[AsyncSlackResponse]],
+        channel: str | None = None,
+        ok: Collection[str] = (),
+    ) -> AsyncSlackResponse:
+        """Make one paced Web API call; Slack's refusals become the core's delivery errors."""
+        async with self.pacer.slot(method, channel):
+            try:
+                return await call()
+            except SlackApiError as exc:
+                if exc.response.get("error") in ok:
+                    return exc.response
+                raise self._delivery_error(method, exc) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise RetryLater(f"Slack did not answer {method} ({type(exc).__name__})") from exc
+
+    def _delivery_error(self, method: str, exc: SlackApiError) -> Exception:
+        status, error = exc.response.status_code, str(exc.response.get("error") or "unknown_error")
+        if status == 429:
+            after = _retry_after(exc.response)
+            self.pacer.hold(method, after)
+            return RetryLater(f"Slack rate-limited {method}", after_seconds=after)
+        if status >= 500 or error in PASSING:
+            return RetryLater(f"Slack failed {method} (HTTP {status}, {error})")
+        if error in GONE:
+            return MessageGone(error)
+        reason = f"Slack refused {method} ({error})"
+        if error == "missing_scope":
+            needed = exc.response.get("needed") or "the scope named in Slack's answer"
+            return Undeliverable(reason, f"add the {needed} scope under OAuth & Permissions, then reinstall the app")
+        return Undeliverable(reason, FIXES.get(error, "").format(bot=self.bot_name))
+
+
+def _retry_after(response: AsyncSlackResponse) -> float:
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    try:
+        return max(0.0, float(headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _scopes(answer: AsyncSlackResponse) -> set[str] | None:
+    """The token's scopes from Slack's X-OAuth-Scopes header; None when the answer does not say."""
+    header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    return None if header is None else {scope.strip() for scope in str(header).split(",")}
+
+
+def _explain(exc: Exception) -> str:
+    hint = getattr(exc, "hint", "")
+    return f"{exc}: {hint}" if hint else str(exc)
