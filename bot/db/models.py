@@ -169,10 +169,13 @@ class OutboxRow(Base):
     """One message to deliver. Reminders are rows with a future `due_at`, a `deadline` and a `group`."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "due_at"),
+        Index("ix_outbox_symposium_op", "symposium_id", "op", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    symposium_id: Mapped[int | None] = mapped_column(ForeignKey("symposia.id"), index=True)
+    symposium_id: Mapped[int | None] = mapped_column(ForeignKey("symposia.id"))
     op: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))

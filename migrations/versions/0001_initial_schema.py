@@ -144,7 +144,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_group"), ["group"], unique=False)
-        batch_op.create_index(batch_op.f("ix_outbox_symposium_id"), ["symposium_id"], unique=False)
+        batch_op.create_index("ix_outbox_symposium_op", ["symposium_id", "op", "status"], unique=False)
 
     op.create_table(
         "essays",
@@ -227,7 +227,7 @@ def downgrade() -> None:
     op.drop_table("commentary")
     op.drop_table("essays")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_symposium_id"))
+        batch_op.drop_index("ix_outbox_symposium_op")
         batch_op.drop_index(batch_op.f("ix_outbox_group"))
         batch_op.drop_index("ix_outbox_due")
 

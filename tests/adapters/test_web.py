@@ -2,6 +2,7 @@
 and JSON. Nothing private, unannounced, withdrawn or declined is served; hostile text stays text."""
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -200,6 +201,18 @@ async def test_head_answers_like_get_without_a_body(client: Client) -> None:
     for name in ("ETag", "Last-Modified", "Content-Type", "Content-Security-Policy"):
         assert head.headers[name] == get.headers[name]
     assert (await client.head("/s/unknown")).status == 404
+
+
+async def test_pages_are_gzipped_for_clients_that_accept_it(client: Client) -> None:
+    plain = await client.get(PAGE, headers={"Accept-Encoding": "identity"}, auto_decompress=False)
+    zipped = await client.get(PAGE, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()) == await plain.read()
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert plain.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+    for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
+        assert (await client.get(PAGE, headers={"If-None-Match": etag})).status == 304
 
 
 async def test_conditional_requests_get_304_until_the_page_changes(symposium: Harness, client: Client) -> None:
