@@ -172,6 +172,8 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_symposium_op", "symposium_id", "op", "status"),
+        Index("ix_outbox_scope", "scope", "status"),
+        Index("ix_outbox_retrying", "status", "attempts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,6 +187,7 @@ class OutboxRow(Base):
     deadline: Mapped[datetime | None]
     group: Mapped[str | None] = mapped_column(String(160), index=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    scope: Mapped[str | None] = mapped_column(String(160))
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int]
     last_error: Mapped[str | None] = mapped_column(Text)

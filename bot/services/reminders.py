@@ -5,8 +5,9 @@ missed ones only the latest is sent (see bot/delivery.py)."""
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, select
 
 from bot import queries
 from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Submission, Symposium
@@ -37,7 +38,8 @@ class Plan:
     """The reminders a symposium should have, as rows not yet added."""
 
     def __init__(self, sym: Symposium, now: datetime) -> None:
-        self.sym, self.now, self.rows = sym, now, []  # type: ignore[var-annotated]
+        self.sym, self.now = sym, now
+        self.rows: list[dict[str, Any]] = []
 
     def add(
         self,
@@ -52,21 +54,31 @@ class Plan:
         if due <= self.now:
             return
         self.rows.append(
-            OutboxRow(
-                symposium_id=self.sym.id,
-                op="dm" if user_id else "post",
-                channel=channel,
-                user_id=user_id,
-                payload={"message": dump_message(message)},
-                due_at=due,
-                deadline=deadline,
-                group=key.rsplit(":", 1)[0],
-                dedupe_key=key,
-                status="pending",
-                attempts=0,
-                created_at=self.now,
-            )
+            {
+                "symposium_id": self.sym.id,
+                "op": "dm" if user_id else "post",
+                "channel": channel,
+                "user_id": user_id,
+                "key": None,
+                "payload": {"message": dump_message(message)},
+                "due_at": due,
+                "deadline": deadline,
+                "group": key.rsplit(":", 1)[0],
+                "dedupe_key": key,
+                "scope": scope(self.sym.id, user_id),
+                "status": "pending",
+                "attempts": 0,
+                "last_error": None,
+                "claimed_until": None,
+                "created_at": self.now,
+                "sent_at": None,
+            }
         )
+
+
+def scope(symposium_id: int, user_id: str | None) -> str:
+    """What a recompute replaces at once: one participant's reminders, or the channels' (intent, day)."""
+    return f"rem:{symposium_id}:" + (f"user:{user_id}" if user_id else "channels")
 
 
 def _intent_deadline(plan: Plan) -> None:
@@ -165,15 +177,13 @@ async def _muted(uow: UnitOfWork, community: str) -> set[str]:
 async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None) -> None:
     """Replace the symposium's pending reminders (only one participant's, and the editors', when `user_id`)."""
     plan = Plan(sym, uow.now)
-    prefixes = [f"rem:{sym.id}:day:"]
     if user_id is None:
-        prefixes.append(f"rem:{sym.id}:")
+        in_scope = and_(OutboxRow.symposium_id == sym.id, OutboxRow.scope.is_not(None))
     else:
-        prefixes += [f"rem:{sym.id}:due:{user_id}:", f"rem:{sym.id}:pub:{user_id}:"]
+        in_scope = OutboxRow.scope.in_([scope(sym.id, None), scope(sym.id, user_id)])
     if sym.status == "open":
         muted = await _muted(uow, sym.community)
-        if user_id is None:
-            _intent_deadline(plan)
+        _intent_deadline(plan)
         participants = (
             select(Intent, Essay)
             .outerjoin(Essay, Essay.intent_id == Intent.id)
@@ -190,10 +200,11 @@ async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None)
                 _publication(plan, intent, essay)
         scheduled = await queries.coming_up(uow.session, sym.id)
         _publication_days(plan, list(scheduled))
-    in_scope = or_(*(OutboxRow.dedupe_key.startswith(p) for p in prefixes))
     await uow.session.execute(delete(OutboxRow).where(in_scope, OutboxRow.status == "pending"))
     done = set(await uow.session.scalars(select(OutboxRow.dedupe_key).where(in_scope)))
-    uow.session.add_all([row for row in plan.rows if row.dedupe_key not in done])
+    fresh = [row for row in plan.rows if row["dedupe_key"] not in done]
+    if fresh:
+        await uow.session.execute(insert(OutboxRow.__table__), fresh)
 
 
 async def daily_digests(uow: UnitOfWork) -> None:

@@ -211,9 +211,10 @@ async def close_symposium(cmd: CloseSymposium, uow: UnitOfWork) -> Message:
     sym.status, sym.closed_at = "closed", uow.now
     await uow.session.execute(
         delete(OutboxRow).where(
-            OutboxRow.symposium_id == sym.id, OutboxRow.status == "pending", OutboxRow.dedupe_key.like("rem:%")
+            OutboxRow.symposium_id == sym.id, OutboxRow.status == "pending", OutboxRow.scope.is_not(None)
         )
     )
+
     published = await public_essays(uow.session, sym)
     uow.post(sym.announce_channel, roundup(sym, published, uow.settings.public_base_url), symposium_id=sym.id)
     await uow.refresh_index(sym.id)

@@ -131,6 +131,7 @@ def upgrade() -> None:
         sa.Column("deadline", bot.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("group", sa.String(length=160), nullable=True),
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
+        sa.Column("scope", sa.String(length=160), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -144,6 +145,8 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_group"), ["group"], unique=False)
+        batch_op.create_index("ix_outbox_retrying", ["status", "attempts"], unique=False)
+        batch_op.create_index("ix_outbox_scope", ["scope", "status"], unique=False)
         batch_op.create_index("ix_outbox_symposium_op", ["symposium_id", "op", "status"], unique=False)
 
     op.create_table(
@@ -228,6 +231,8 @@ def downgrade() -> None:
     op.drop_table("essays")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_symposium_op")
+        batch_op.drop_index("ix_outbox_scope")
+        batch_op.drop_index("ix_outbox_retrying")
         batch_op.drop_index(batch_op.f("ix_outbox_group"))
         batch_op.drop_index("ix_outbox_due")
 
