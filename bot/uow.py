@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,7 @@ from bot.ports import Platform
 from bot.settings import CoreSettings
 
 INDEX_EVERY = timedelta(minutes=1)
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]  # bulk inserts skip the ORM's per-row work
 CARD_REACTIONS = ("✅", "❌", "✏️")
 
 
@@ -127,6 +128,26 @@ class UnitOfWork:
 
     def dm(self, user_id: str, message: Message, *, symposium_id: int | None) -> None:
         self._outbox("dm", message, symposium_id=symposium_id, user_id=user_id)
+
+    async def dm_each(self, user_ids: list[str], message: Message, *, symposium_id: int) -> None:
+        """The same private message to many people: serialized once, written in bulk."""
+        payload = {"message": dump_message(message)}
+        rows = [
+            {
+                "symposium_id": symposium_id,
+                "op": "dm",
+                "user_id": user_id,
+                "payload": payload,
+                "due_at": self.now,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": self.now,
+            }
+            for user_id in user_ids
+        ]
+        if rows:
+            await self.session.execute(insert(OUTBOX), rows)
+            self.delivery_due = True
 
     def schedule(self, row: OutboxRow) -> None:
         """Add a prepared future row (a reminder)."""

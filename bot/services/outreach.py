@@ -55,8 +55,7 @@ async def notify(cmd: Notify, uow: UnitOfWork) -> Message:
             select(Intent.user_id).where(Intent.symposium_id == sym.id, Intent.status == "active")
         )
     )
-    for user_id in users:
-        uow.dm(user_id, message, symposium_id=sym.id)
+    await uow.dm_each(users, message, symposium_id=sym.id)
     uow.audit(cmd.actor, "notify", f"symposium:{sym.id}", recipients=len(users))
     return (
         MessageBuilder("Message sent", tag="reply")

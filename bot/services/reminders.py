@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, insert, select
 from bot import queries
 from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Submission, Symposium
 from bot.messages import Message, MessageBuilder, Strong, Time, dump_message
-from bot.uow import UnitOfWork
+from bot.uow import OUTBOX, UnitOfWork
 from bot.values import zone_info
 
 INTENT_DAYS = (7, 1)
@@ -204,7 +204,7 @@ async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None)
     done = set(await uow.session.scalars(select(OutboxRow.dedupe_key).where(in_scope)))
     fresh = [row for row in plan.rows if row["dedupe_key"] not in done]
     if fresh:
-        await uow.session.execute(insert(OutboxRow.__table__), fresh)
+        await uow.session.execute(insert(OUTBOX), fresh)
 
 
 async def daily_digests(uow: UnitOfWork) -> None:

@@ -172,11 +172,10 @@ async def edit_symposium(cmd: EditSymposium, uow: UnitOfWork) -> Message:
         }
         for name in changed:
             note.item(Strong(labels[name] + " "), Time(getattr(sym, name), sym.timezone))
-        message = note.build()
-        for user_id in await uow.session.scalars(
+        active = await uow.session.scalars(
             select(Intent.user_id).where(Intent.symposium_id == sym.id, Intent.status == "active")
-        ):
-            uow.dm(user_id, message, symposium_id=sym.id)
+        )
+        await uow.dm_each(list(active), note.build(), symposium_id=sym.id)
     uow.audit(cmd.actor, "edit", f"symposium:{sym.id}", fields=given)
     b = MessageBuilder(f"Updated “{sym.title}”", tag="reply").line("Changed: " + ", ".join(given) + ".")
     if changed:
