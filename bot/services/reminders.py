@@ -19,6 +19,7 @@ INTENT_DAYS = (7, 1)
 DUE_DAYS = (7, 2, 1)
 PUBLICATION_DAYS = 2
 MORNING = time(8, 0)
+CHUNK = 1000  # participants planned and written at a time
 
 
 def before(moment: datetime, days: int, zone: str) -> datetime:
@@ -181,30 +182,39 @@ async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None)
         in_scope = and_(OutboxRow.symposium_id == sym.id, OutboxRow.scope.is_not(None))
     else:
         in_scope = OutboxRow.scope.in_([scope(sym.id, None), scope(sym.id, user_id)])
-    if sym.status == "open":
-        muted = await _muted(uow, sym.community)
-        _intent_deadline(plan)
-        participants = (
-            select(Intent, Essay)
-            .outerjoin(Essay, Essay.intent_id == Intent.id)
-            .where(Intent.symposium_id == sym.id, Intent.status == "active")
-        )
-        if user_id is not None:
-            participants = participants.where(Intent.user_id == user_id)
-        for intent, essay in await uow.session.execute(participants):
+    await uow.session.execute(delete(OutboxRow).where(in_scope, OutboxRow.status == "pending"))
+    done = set(await uow.session.scalars(select(OutboxRow.dedupe_key).where(in_scope)))
+    if sym.status != "open":
+        return
+    muted = await _muted(uow, sym.community)
+    _intent_deadline(plan)
+    _publication_days(plan, list(await queries.coming_up(uow.session, sym.id)))
+    participants = (
+        select(Intent, Essay)
+        .outerjoin(Essay, Essay.intent_id == Intent.id)
+        .where(Intent.symposium_id == sym.id, Intent.status == "active")
+        .execution_options(yield_per=CHUNK)
+    )
+    if user_id is not None:
+        participants = participants.where(Intent.user_id == user_id)
+    async for chunk in (await uow.session.stream(participants)).partitions():
+        for intent, essay in chunk:
             if intent.user_id in muted:
                 continue
             if essay is None:
                 _due_date(plan, intent)
             elif essay.status == "approved" and essay.scheduled_for and essay.published_at is None:
                 _publication(plan, intent, essay)
-        scheduled = await queries.coming_up(uow.session, sym.id)
-        _publication_days(plan, list(scheduled))
-    await uow.session.execute(delete(OutboxRow).where(in_scope, OutboxRow.status == "pending"))
-    done = set(await uow.session.scalars(select(OutboxRow.dedupe_key).where(in_scope)))
+        await _write(uow, plan, done)
+    await _write(uow, plan, done)
+
+
+async def _write(uow: UnitOfWork, plan: Plan, done: set[str | None]) -> None:
+    """Insert the planned rows not sent before, in bulk, and forget them (memory stays bounded)."""
     fresh = [row for row in plan.rows if row["dedupe_key"] not in done]
     if fresh:
         await uow.session.execute(insert(OUTBOX), fresh)
+    plan.rows = []
 
 
 async def daily_digests(uow: UnitOfWork) -> None:
