@@ -1,0 +1,329 @@
+"""Discord: interaction-to-callback latency of /submit with 50 interactions in flight, against a bare discord.py
+handler that only answers the same interaction, in the same run.
+
+    python -m bench discord                    # SQLite, 50 in flight, 20 timed waves (1,000 samples a side)
+    python -m bench discord --quick            # 4 timed waves
+    python -m bench discord --backends sqlite,postgresql --waves 20 --markdown
+
+Both sides run the real discord.py 2.x client against tests/fakes/discord_api.py on 127.0.0.1, in one process and
+one event loop with the fake, so the fake's own work weighs on both alike. A sample is the time from the fake
+starting to write INTERACTION_CREATE to the moment the interaction's callback request reaches it. Each wave sends
+50 `/submit url:…` interactions at once, from 50 members. The sides take turns in blocks (bare, bot, bare, bot, …),
+each block on a freshly connected client whose first wave warms its connections up and is not counted, so that
+drift weighs on both sides alike.
+
+- bare: a discord.Client whose `/submit` (the same options) only calls `interaction.response.send_message`.
+- bot: Symposium Bot's client and core (adapters/discord), on a fresh database with one open symposium and the
+  50 members' intents and first submissions made through interactions beforehand. Every wave is a new revision
+  of each essay. It defers each command (the callback) before any database work, then edits the answer in; the time to
+  that edit is reported too ("answer"). The outbox is not delivered during the waves (bench core measures it).
+
+Target: bot p50 and p99 at most 1.5 times the bare handler's.
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform as host
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from adapters.discord.client import SymposiumClient
+from adapters.discord.pacing import Pacer
+from adapters.discord.sender import DiscordPlatform
+from adapters.discord.settings import DiscordSettings, discord_endpoints
+from bot.clock import SimulatedClock
+from bot.core import SymposiumBot
+from bot.db.engine import make_engine, make_sessions
+from bot.db.migrate import upgrade
+from bot.settings import CoreSettings
+from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, Call, FakeDiscord
+
+GUILD, GENERAL, REVIEW, EDITOR_ROLE = (
+    "1400000000000000001",
+    "1400000000000000011",
+    "1400000000000000012",
+    "1400000000000000021",
+)
+EDITOR = "1400000000000000100"
+IN_FLIGHT, WAVES, BLOCKS, TARGET = 50, 20, 4, 1.5
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+START = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
+OPEN = {
+    "title": "Is the orchestrator dead or alive?",
+    "prompt": "Is the orchestrator dead or alive?",
+    "intent_deadline": "2023-03-03",
+    "due": "2023-03-10",
+    "publish_from": "2023-03-13",
+    "publish_to": "2023-04-28",
+    "review_channel": REVIEW,
+}
+JSON = dict[str, Any]
+T = TypeVar("T")
+
+
+class TimedFake(FakeDiscord):
+    """The fake, noting when each interaction's callback and its edited answer arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.callback_at: dict[str, float] = {}
+        self.answer_at: dict[str, float] = {}
+        self._by_token: dict[str, str] = {}
+        self._arrivals = asyncio.Condition()
+
+    async def _callback(self, call: Call, interaction_id: str, token: str) -> JSON | None:
+        self.callback_at[interaction_id] = time.perf_counter()
+        self._by_token[token] = interaction_id
+        await self._arrived()
+        return await super()._callback(call, interaction_id, token)
+
+    async def _webhook_message(self, call: Call, app_id: str, token: str, message_id: str) -> JSON | None:
+        if call.method == "PATCH" and message_id == "@original":
+            self.answer_at[self._by_token[token]] = time.perf_counter()
+            await self._arrived()
+        return await super()._webhook_message(call, app_id, token, message_id)
+
+    async def _arrived(self) -> None:
+        async with self._arrivals:
+            self._arrivals.notify_all()
+
+    async def settled(self, ids: list[str], answered: bool) -> None:
+        """Wait until every interaction in `ids` has its callback (and, if `answered`, its edited answer)."""
+        marks = self.answer_at if answered else self.callback_at
+        async with asyncio.timeout(120), self._arrivals:
+            await self._arrivals.wait_for(lambda: all(i in marks for i in ids))
+
+
+class Bare(discord.Client):
+    """The baseline: `/submit` with the bot's options, answered at once and privately, nothing else."""
+
+    def __init__(self) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(intents=intents, guild_ready_timeout=0.05)
+        self.tree = app_commands.CommandTree(self)
+
+        @self.tree.command(description="submit your essay's link", guild=discord.Object(int(GUILD)))
+        async def submit(
+            interaction: discord.Interaction,
+            url: str | None = None,
+            note: str | None = None,
+            live: str | None = None,
+            symposium: str | None = None,
+        ) -> None:
+            await interaction.response.send_message("Submitted.", ephemeral=True)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync(guild=discord.Object(int(GUILD)))
+
+
+def members() -> list[str]:
+    return [str(1400000000000001000 + n) for n in range(IN_FLIGHT)]
+
+
+def server(fake: FakeDiscord) -> None:
+    fake.add_guild(GUILD, "Bench")
+    fake.add_role(GUILD, EDITOR_ROLE, "Editor")
+    fake.add_channel(GUILD, GENERAL, "general")
+    fake.add_channel(GUILD, REVIEW, "review", bot_permissions=DEFAULT_BOT_PERMISSIONS)
+    fake.add_member(GUILD, EDITOR, "editor", roles=[EDITOR_ROLE])
+    for user in members():
+        fake.add_member(GUILD, user, f"writer{user[-3:]}")
+
+
+async def wave(fake: TimedFake, revision: int, answered: bool) -> tuple[list[float], list[float]]:
+    """50 `/submit` at once; each one's callback latency and (bot only) answer latency, in seconds."""
+    started: dict[str, float] = {}
+
+    async def one(user: str) -> None:
+        at = time.perf_counter()
+        options = {"url": f"https://drafts.example.com/{user}/{revision}"}
+        record = await fake.interaction_create(GUILD, GENERAL, user, "submit", options)
+        started[record.id] = at
+
+    await asyncio.gather(*(one(user) for user in members()))
+    ids = list(started)
+    await fake.settled(ids, answered)
+    callbacks = [fake.callback_at[i] - started[i] for i in ids]
+    answers = [fake.answer_at[i] - started[i] for i in ids] if answered else callbacks
+    return callbacks, answers
+
+
+async def connected(fake: TimedFake, client: discord.Client, work: Callable[[], Awaitable[T]]) -> T:
+    """Start the client against the fake, run `work`, close the client."""
+    async with client:
+        task = asyncio.create_task(client.start("bench-token"))
+        try:
+            await fake.wait_ready()
+            await asyncio.wait_for(client.wait_until_ready(), timeout=10)
+            return await work()
+        finally:
+            await client.close()
+            await task
+
+
+async def answered_command(fake: TimedFake, user: str, command: str, options: JSON) -> None:
+    record = await fake.interaction_create(GUILD, GENERAL, user, command, options)
+    await fake.settled([record.id], answered=True)
+    answer = fake.interactions[record.id].original or {}
+    embed = (answer.get("embeds") or [{}])[0]
+    if embed.get("title") == "That didn't work":
+        raise RuntimeError(f"/{command} was refused: {embed.get('description')}")
+
+
+async def scenario(url: str, waves: int) -> dict[str, list[float]]:
+    settings = DiscordSettings(discord_token="bench-token", discord_guild_id=int(GUILD))
+    engine = make_engine(url)
+    await upgrade(engine)
+    platform = DiscordPlatform(SymposiumClient(settings), Pacer(0, 0))
+    bot = SymposiumBot(make_sessions(engine), SimulatedClock(START), platform, CoreSettings())
+
+    def bot_client() -> SymposiumClient:
+        """A fresh client on the same core; the platform follows it (a closed client cannot start again)."""
+        client = SymposiumClient(settings, guild_ready_timeout=0.05)
+        client.attach(bot)
+        platform.client = client
+        return client
+
+    async def populate() -> None:
+        """The symposium, the 50 intents, and each one's first submission, one at a time: concurrent first
+        submissions race for essay numbers on PostgreSQL (reported to the core), and the waves time revisions."""
+        await answered_command(fake, EDITOR, "symposium open", OPEN)
+        for user in members():
+            await answered_command(fake, user, "intent", {"title": f"Essay by {user}"})
+            await answered_command(fake, user, "submit", {"url": f"https://drafts.example.com/{user}/first"})
+
+    async def waves_of(answered: bool, count: int) -> tuple[list[float], list[float]]:
+        await wave(fake, next(revisions), answered)  # warms this connection up; not counted
+        callbacks: list[float] = []
+        answers: list[float] = []
+        for _ in range(count):
+            c, a = await wave(fake, next(revisions), answered)
+            callbacks += c
+            answers += a
+        return callbacks, answers
+
+    revisions = itertools.count(1)
+    samples: dict[str, list[float]] = {"bare": [], "bot": [], "answer": []}
+    fake = TimedFake()
+    async with fake:
+        server(fake)
+        with discord_endpoints(settings.model_copy(update={"discord_api_base_url": fake.api_base,
+                                                           "discord_gateway_url": fake.gateway_url})):  # fmt: skip
+            try:
+                await connected(fake, bot_client(), populate)
+                for block in range(BLOCKS):
+                    count = waves // BLOCKS + (block < waves % BLOCKS)
+                    bare, _ = await connected(fake, Bare(), partial(waves_of, False, count))
+                    callbacks, answers = await connected(fake, bot_client(), partial(waves_of, True, count))
+                    samples["bare"] += bare
+                    samples["bot"] += callbacks
+                    samples["answer"] += answers
+            finally:
+                await bot.close()
+                await engine.dispose()
+    return samples
+
+
+@asynccontextmanager
+async def database(backend: str, postgres: str) -> AsyncIterator[str]:
+    """A fresh database: a SQLite file, or a `bench_<random>` database on the PostgreSQL server, dropped after."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="symposium-bench-") as folder:
+            yield f"sqlite+aiosqlite:///{folder}/bench.db"
+        return
+    name, admin = f"bench_{uuid.uuid4().hex[:10]}", make_engine(postgres, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def measure(backend: str, postgres: str, waves: int) -> dict[str, list[float]]:
+    async with database(backend, postgres) as url:
+        return await scenario(url, waves)
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def table(rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in rows[0]) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows[1:]])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in rows]  # fmt: skip
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def report(results: dict[str, dict[str, list[float]]], markdown: bool) -> tuple[str, bool]:
+    rows = [["backend", "bare p50", "bare p99", "bot p50", "bot p99", "ratio p50", "ratio p99", "answer p50",
+             "answer p99", "verdict"]]  # fmt: skip
+    met = True
+    for backend, samples in results.items():
+        figures = {f"{side} p{q}": percentile(samples[side], q) for side in samples for q in (50, 99)}
+        ratios = [figures[f"bot p{q}"] / figures[f"bare p{q}"] for q in (50, 99)]
+        ok = all(r <= TARGET for r in ratios)
+        met = met and ok
+        ms = [f"{figures[k] * 1e3:.1f} ms" for k in ("bare p50", "bare p99", "bot p50", "bot p99")]
+        answer = [f"{figures[f'answer p{q}'] * 1e3:.1f} ms" for q in (50, 99)]
+        rows.append([backend, *ms, *(f"{r:.2f}" for r in ratios), *answer, "pass" if ok else "FAIL"])
+    return table(rows, markdown), met
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench discord", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4 timed waves")
+    parser.add_argument("--waves", type=int, default=WAVES, help=f"timed waves of {IN_FLIGHT} interactions")
+    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite,postgresql")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES,
+        help="a PostgreSQL URL whose server may create and drop bench_<random> databases",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    args = parser.parse_args(argv)
+    waves = 4 if args.quick else args.waves
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if unknown := set(backends) - {"sqlite", "postgresql"}:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    results = {}
+    for backend in backends:
+        print(f"-- {backend}: {waves} waves of {IN_FLIGHT} /submit in flight, per side", flush=True)
+        try:
+            results[backend] = asyncio.run(measure(backend, args.postgres_url, waves))
+        except OSError as exc:  # PostgreSQL not reachable
+            print(f"{backend} skipped: {exc}", file=sys.stderr)
+    print(
+        f"\nDiscord benchmark: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"Python {host.python_version()}, discord.py {discord.__version__}, {host.system()} {host.machine()}\n"
+    )
+    shown, met = report(results, args.markdown)
+    print(shown)
+    return 1 if args.strict and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
