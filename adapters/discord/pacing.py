@@ -7,10 +7,10 @@ per channel; every DM shares one place, so DMs to many people are paced too). Sl
 finished, so calls reach Discord at least one interval apart whatever the network does.
 """
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+from adapters.spacing import Spacing
 
 ALL_CALLS = "*"
 
@@ -24,22 +24,11 @@ class Pacer:
     def __init__(self, calls_per_second: float, place_interval: float) -> None:
         self._call_interval = 1 / calls_per_second if calls_per_second > 0 else 0.0
         self._place_interval = place_interval
-        self._free_at: dict[str, float] = {}
+        self._spacing = Spacing()
 
     @asynccontextmanager
     async def slot(self, place: str | None = None) -> AsyncIterator[None]:
         """Wait for a call slot (and `place`'s message slot, when given), then make the call inside the block."""
-        keys = {ALL_CALLS: self._call_interval} | ({place: self._place_interval} if place is not None else {})
-        keys = {key: interval for key, interval in keys.items() if interval > 0}
-        now = time.monotonic()
-        start = max([now, *(self._free_at.get(key, 0.0) for key in keys)])
-        for key, interval in keys.items():
-            self._free_at[key] = start + interval  # reserved, so concurrent callers queue behind this one
-        if start > now:
-            await asyncio.sleep(start - now)
-        try:
+        intervals = {ALL_CALLS: self._call_interval} | ({place: self._place_interval} if place is not None else {})
+        async with self._spacing.slot(intervals):
             yield
-        finally:
-            done = time.monotonic()
-            for key, interval in keys.items():
-                self._free_at[key] = max(self._free_at[key], done + interval)

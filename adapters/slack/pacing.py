@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
+from adapters.spacing import Spacing
+
 # Slack's published tiers, in calls a minute per workspace, for the methods the bot calls (Tier 2 = 20,
 # Tier 3 = 50, Tier 4 = 100). chat.postMessage is "about one message a second per channel"; the bot also keeps
 # it to one a second across the workspace, so DMs to many people are paced rather than burst.
@@ -48,32 +50,17 @@ class Pacer:
     ) -> None:
         self._interval = {method: 60 / calls for method, calls in per_minute.items() if calls > 0}
         self._channel_interval = channel_interval
-        self._now, self._sleep = now, sleep
-        self._free_at: dict[str, float] = {}
+        self._spacing = Spacing(now, sleep)
 
     @asynccontextmanager
     async def slot(self, method: str, channel: str | None = None) -> AsyncIterator[None]:
-        keys = {method: self._interval.get(method, 0.0)}
+        intervals = {method: self._interval.get(method, 0.0)}
         if channel is not None and method in POSTING:
-            keys["channel:" + channel] = self._channel_interval
-        keys = {key: interval for key, interval in keys.items() if interval > 0}
-        if not keys:
+            intervals["channel:" + channel] = self._channel_interval
+        async with self._spacing.slot(intervals):
             yield
-            return
-        now = self._now()
-        start = max([now, *(self._free_at.get(key, 0.0) for key in keys)])
-        for key, interval in keys.items():
-            self._free_at[key] = start + interval  # reserved, so concurrent callers queue behind this one
-        if start > now:
-            await self._sleep(start - now)
-        try:
-            yield
-        finally:
-            done = self._now()
-            for key, interval in keys.items():
-                self._free_at[key] = max(self._free_at[key], done + interval)
 
     def hold(self, method: str, seconds: float) -> None:
         """Slack answered 429: keep a paced method waiting for Retry-After."""
         if method in self._interval:
-            self._free_at[method] = max(self._free_at.get(method, 0.0), self._now() + seconds)
+            self._spacing.hold(method, seconds)
