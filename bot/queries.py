@@ -1,11 +1,12 @@
 """Named reads shared by the services, the delivery loop and the public page."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Essay, Intent, Submission, Symposium
+from bot.db.models import Essay, Intent, OutboxRow, Submission, Symposium
 from bot.errors import NoActiveIntent, UnknownSymposium
 
 
@@ -87,3 +88,26 @@ async def coming_up(session: AsyncSession, symposium_id: int) -> Sequence[tuple[
         .order_by(Essay.scheduled_for, Essay.number)
     )
     return [(e, i) for e, i in rows]
+
+
+async def waiting_for_review(session: AsyncSession, symposium_id: int) -> list[tuple[int, datetime]]:
+    """(essay number, when its latest revision came) for every essay waiting for a decision."""
+    rows = await session.execute(
+        select(Essay.number, func.max(Submission.submitted_at))
+        .join(Submission, Submission.essay_id == Essay.id)
+        .where(Essay.symposium_id == symposium_id, Essay.status == "pending")
+        .group_by(Essay.number)
+        .order_by(Essay.number)
+    )
+    return [(number, since) for number, since in rows]
+
+
+async def undelivered(session: AsyncSession, symposium_id: int) -> list[OutboxRow]:
+    """Messages given up on, listed until they are delivered."""
+    return list(
+        await session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.symposium_id == symposium_id, OutboxRow.status == "failed")
+            .order_by(OutboxRow.id)
+        )
+    )

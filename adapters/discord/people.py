@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 
 def actor_of(member: discord.Member, editor_role: str) -> Actor:
-    """Manage Server makes an admin (and an editor); so does holding the role named `editor_role` (any case)."""
+    """The facts the core decides on: Manage Server (admin) and holding the role named `editor_role` (any case)."""
     admin = member.guild_permissions.manage_guild
     holds_role = any(role.name.casefold() == editor_role.casefold() for role in member.roles)
     return Actor(
@@ -18,7 +18,7 @@ def actor_of(member: discord.Member, editor_role: str) -> Actor:
         user_id=str(member.id),
         name=member.display_name,
         is_admin=admin,
-        holds_editor_role=holds_role or admin,
+        holds_editor_role=holds_role,
     )
 
 

@@ -7,10 +7,10 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, insert, select
 
 from bot import queries
-from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Submission, Symposium
+from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Symposium
 from bot.messages import Message, MessageBuilder, Strong, Time, dump_message
 from bot.uow import OUTBOX, UnitOfWork
 from bot.values import zone_info
@@ -20,6 +20,7 @@ DUE_DAYS = (7, 2, 1)
 PUBLICATION_DAYS = 2
 MORNING = time(8, 0)
 CHUNK = 1000  # participants planned and written at a time
+WAITING_TOO_LONG_HOURS = 48
 
 
 def before(moment: datetime, days: int, zone: str) -> datetime:
@@ -219,22 +220,12 @@ async def _write(uow: UnitOfWork, plan: Plan, done: set[str | None]) -> None:
 
 async def daily_digests(uow: UnitOfWork) -> None:
     """Each day after 08:00 (symposium time), while a submission has waited over 48 hours, tell the editors."""
-    from bot.services.views import WAITING_TOO_LONG_HOURS, undelivered  # views renders; this only schedules
-
     for sym in await uow.session.scalars(select(Symposium).where(Symposium.status == "open")):
         local = uow.now.astimezone(zone_info(sym.timezone))
         key = f"digest:{sym.id}:{local:%Y%m%d}"
         if local.time() < MORNING or await uow.session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
             continue
-        waiting = (
-            await uow.session.execute(
-                select(Essay.number, func.max(Submission.submitted_at))
-                .join(Submission, Submission.essay_id == Essay.id)
-                .where(Essay.symposium_id == sym.id, Essay.status == "pending")
-                .group_by(Essay.number)
-                .order_by(Essay.number)
-            )
-        ).all()
+        waiting = await queries.waiting_for_review(uow.session, sym.id)
         overdue = [(n, at) for n, at in waiting if uow.now - at > timedelta(hours=WAITING_TOO_LONG_HOURS)]
         if not overdue:
             continue
@@ -242,7 +233,7 @@ async def daily_digests(uow: UnitOfWork) -> None:
         b.line(f"{len(overdue)} submission{'s' if len(overdue) != 1 else ''} waited more than 48 hours:")
         for number, at in overdue:
             b.item(f"essay {number}, since ", Time(at, sym.timezone))
-        for row in await undelivered(uow, sym.id):
+        for row in await queries.undelivered(uow.session, sym.id):
             b.item(f"undelivered {row.op} to {row.channel or row.user_id}: {row.last_error or 'failed'}")
         uow.schedule(
             OutboxRow(

@@ -4,14 +4,12 @@ from sqlalchemy import func, select
 
 from bot import compose, grammar, queries
 from bot.commands import Actor, ShowEssays, ShowHelp, ShowStatus
-from bot.db.models import Essay, Intent, OutboxRow, Submission, Symposium
+from bot.db.models import Essay, Intent, Symposium
 from bot.errors import UnknownSymposium
 from bot.index import index_pages, public_essays, upcoming_essays
 from bot.messages import Line, Message, MessageBuilder, Strong, Time
 from bot.permissions import is_editor
 from bot.uow import UnitOfWork
-
-WAITING_TOO_LONG_HOURS = 48
 
 
 async def show_status(cmd: ShowStatus, uow: UnitOfWork) -> Message:
@@ -70,15 +68,7 @@ async def dashboard(uow: UnitOfWork, b: MessageBuilder, sym: Symposium) -> None:
     b.line(Strong("Editors' dashboard"))
     b.item(f"Intents: {intents.get('active', 0)} active, {intents.get('withdrawn', 0)} withdrawn")
     b.item("Essays: " + (", ".join(f"{n} {compose.STATUS_WORDS[k]}" for k, n in sorted(essays.items())) or "none yet"))
-    waiting = (
-        await s.execute(
-            select(Essay.number, func.max(Submission.submitted_at))
-            .join(Submission, Submission.essay_id == Essay.id)
-            .where(Essay.symposium_id == sym.id, Essay.status == "pending")
-            .group_by(Essay.number)
-            .order_by(Essay.number)
-        )
-    ).all()
+    waiting = await queries.waiting_for_review(s, sym.id)
     for number, since in waiting:
         b.item(f"Waiting for review: essay {number}, since ", Time(since, sym.timezone))
     for essay_, _ in await queries.coming_up(s, sym.id):
@@ -88,18 +78,8 @@ async def dashboard(uow: UnitOfWork, b: MessageBuilder, sym: Symposium) -> None:
             Time(essay_.scheduled_for, sym.timezone),
             "" if essay_.live_url else " (no live link yet)",
         )
-    for row in await undelivered(uow, sym.id):
+    for row in await queries.undelivered(s, sym.id):
         b.item(f"Undelivered {row.op} to {row.channel or row.user_id}: {row.last_error or 'failed'}")
-
-
-async def undelivered(uow: UnitOfWork, symposium_id: int) -> list[OutboxRow]:
-    return list(
-        await uow.session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.symposium_id == symposium_id, OutboxRow.status == "failed")
-            .order_by(OutboxRow.id)
-        )
-    )
 
 
 async def show_essays(cmd: ShowEssays, uow: UnitOfWork) -> Message:
