@@ -1,4 +1,5 @@
-"""The composition root: database, migrations, core and the public page, built by the CLI and by tests alike."""
+"""The composition root: every process (the console, Slack, Discord, a delivery worker, the test rigs) is built
+and torn down here, in one order: database (migrated), core, public page, the clock that wakes delivery."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -6,13 +7,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.fetch import Fetcher, FetchSettings
 from adapters.web.app import build_web_app, serve_web
 from adapters.web.settings import WebSettings
 from bot.clock import Clock
 from bot.core import SymposiumBot
-from bot.db.engine import make_engine, make_sessions
+from bot.db.engine import make_engine
 from bot.db.migrate import upgrade
+from bot.matching import EssayFetcher
 from bot.ports import Platform
+from bot.scheduling import start_ticking, stop_ticking
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -30,11 +34,18 @@ async def migrated_engine(settings: CoreSettings) -> AsyncIterator[AsyncEngine]:
 
 
 @asynccontextmanager
+async def essay_fetcher(settings: FetchSettings | None = None) -> AsyncIterator[Fetcher]:
+    """The HTTP client that looks for essays live (adapters/fetch), closed on the way out."""
+    async with Fetcher(settings or FetchSettings()) as fetcher:
+        yield fetcher
+
+
+@asynccontextmanager
 async def public_page(
     engine: AsyncEngine, settings: CoreSettings, clock: Clock, web: WebSettings
 ) -> AsyncIterator[None]:
     """Serve the symposium's public page (SPEC §6) for as long as the block runs."""
-    runner = await serve_web(build_web_app(engine, settings, clock), web.web_host, web.web_port)
+    runner = await serve_web(build_web_app(engine, settings, clock, web), web.web_host, web.web_port)
     log.info("public page on http://%s:%s/", web.web_host, web.web_port)
     try:
         yield
@@ -43,21 +54,46 @@ async def public_page(
 
 
 @asynccontextmanager
-async def running_core(
+async def symposium_process(
     settings: CoreSettings,
     platform: Platform,
     clock: Clock,
     *,
-    deliver_in_background: bool = False,
     web: WebSettings | None = None,
+    ticking: bool = True,
+    deliver_in_background: bool = True,
+    workers: int | None = None,
+    fetcher: EssayFetcher | None = None,
 ) -> AsyncIterator[SymposiumBot]:
-    """Migrate the database, then yield a core bound to it, with the public page served when `web` is given."""
+    """One process of the bot, for as long as the block runs.
+
+    Args:
+        web: serve the public page too.
+        ticking: wake on the clock (what falls due, delivery) every `delivery_interval_seconds`; the console and
+            tests step the clock themselves.
+        deliver_in_background: deliver right after each change (a running bot).
+        workers: rows delivered at once (the console: 1, so its transcript keeps the outbox's order).
+        fetcher: looks for essays live on their day (`essay_fetcher`); without one, essays are announced at their
+            time unchecked and cross-posts wait for their author's `/submit live:`.
+
+    On the way out: the clock stops after one last round, the page closes, deliveries under way finish, and the
+    database goes last.
+    """
     async with AsyncExitStack() as stack:
         engine = await stack.enter_async_context(migrated_engine(settings))
+        bot = SymposiumBot(
+            engine,
+            clock,
+            platform,
+            settings,
+            deliver_in_background=deliver_in_background,
+            workers=workers,
+            fetcher=fetcher,
+        )
+        stack.push_async_callback(bot.close)
         if web is not None:
             await stack.enter_async_context(public_page(engine, settings, clock, web))
-        bot = SymposiumBot(
-            make_sessions(engine), clock, platform, settings, deliver_in_background=deliver_in_background
-        )
+        if ticking:
+            scheduler = start_ticking(bot, settings.delivery_interval_seconds)
+            stack.push_async_callback(stop_ticking, scheduler, bot)
         yield bot
-        await bot.close()

@@ -58,18 +58,17 @@ import psutil
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from adapters.runtime import running_core
+from adapters.runtime import symposium_process
 from bot import queries
 from bot.clock import SimulatedClock
-from bot.commands import Actor, Command, Origin, ReactOnCard
+from bot.commands import Actor
 from bot.core import SymposiumBot
 from bot.db.engine import make_engine
 from bot.db.models import OutboxRow, PostedMessage
-from bot.grammar import parse
 from bot.messages import Message
-from bot.ports import ChannelCheck
 from bot.services import reminders
 from bot.settings import CoreSettings
+from tests.doubles import SilentPlatform, ask, react
 
 SIZES = (1_000, 10_000)
 SAMPLES = 500
@@ -151,47 +150,6 @@ def percentile(samples: list[float], p: float) -> float:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Instruments
-
-
-class SilentPlatform:
-    """A platform that draws nothing: every post gets the next ref, every check says everything works."""
-
-    name = "bench"
-    index_page_chars = 3500
-
-    def __init__(self) -> None:
-        self._refs = 0
-
-    def _next(self) -> str:
-        self._refs += 1
-        return str(self._refs)
-
-    async def post(self, channel: str, message: Message) -> str:
-        return self._next()
-
-    async def edit(self, channel: str, ref: str, message: Message) -> None:
-        return None
-
-    async def pin(self, channel: str, ref: str) -> None:
-        return None
-
-    async def unpin(self, channel: str, ref: str) -> None:
-        return None
-
-    async def add_reactions(self, channel: str, ref: str, emojis: tuple[str, ...]) -> None:
-        return None
-
-    async def reply_in_thread(self, channel: str, ref: str, message: Message) -> str:
-        return self._next()
-
-    async def direct_message(self, user_id: str, message: Message) -> None:
-        return None
-
-    async def check_channel(self, channel: str) -> ChannelCheck:
-        return ChannelCheck(channel, works=("post", "edit", "pin", "react", "thread"))
-
-    async def check_direct_message(self, user_id: str) -> str | None:
-        return None
 
 
 class GcWatch:
@@ -301,20 +259,19 @@ class Scenario:
         return f"ev-{self.events}"
 
     async def run(self, line: str, actor: Actor) -> float:
-        """Parse a line as an adapter would, then time `handle` alone; a refusal stops the benchmark."""
-        command: Command = parse(line, actor, Origin(channel="general", event_id=self.event_id()))
+        """Time a line through the inbox (recorded, then handled, the reply delivered), as an adapter sends it; a
+        refusal stops the benchmark."""
+        self.event_id()
         started = time.perf_counter()
-        reply = await self.bot.handle(command)
+        reply = await ask(self.bot, actor, line)
         took = time.perf_counter() - started
         check(reply, line)
         return took
 
     async def react(self, channel: str, ref: str) -> float:
-        reaction = ReactOnCard(
-            actor=self.editor, channel=channel, message_ref=ref, emoji="✅", added=True, event_id=self.event_id()
-        )
+        self.event_id()
         started = time.perf_counter()
-        reply = await self.bot.react(reaction)
+        reply = await react(self.bot, self.editor, channel, ref)
         took = time.perf_counter() - started
         check(reply, "a reaction")
         return took
@@ -327,7 +284,7 @@ class Scenario:
         self.result["gc_pause"] = max(self.result.get("gc_pause", 0.0), self.result[f"{name}_gc"]["longest_ms"] / 1e3)
 
     async def population(self) -> None:
-        check(await self.bot.handle(parse(OPEN, self.editor, Origin(channel="general"))), "/symposium open")
+        check(await ask(self.bot, self.editor, OPEN), "/symposium open")
         await self.bot.tick()
         say(f"building {self.participants - self.samples:,} intents through the core")
         started = time.perf_counter()
@@ -427,8 +384,12 @@ async def run_scenario(url: str, participants: int, samples: int, profile: set[s
     started_rss = rss()
     clock = SimulatedClock(START)
     profiler = Profiler(profile)
-    async with running_core(CoreSettings(database_url=url), SilentPlatform(), clock) as bot:
+    platform = SilentPlatform()
+    async with symposium_process(
+        CoreSettings(database_url=url), platform, clock, ticking=False, deliver_in_background=False
+    ) as bot:
         scenario = Scenario(bot, clock, participants, samples)
+        platform.people[scenario.editor.user_id] = scenario.editor
         scenario.result["rss_start"] = started_rss
         await scenario.population()
         await scenario.latencies(profiler)

@@ -48,7 +48,7 @@ from adapters.discord.sender import DiscordPlatform
 from adapters.discord.settings import DiscordSettings, discord_endpoints
 from bot.clock import SimulatedClock
 from bot.core import SymposiumBot
-from bot.db.engine import make_engine, make_sessions
+from bot.db.engine import make_engine
 from bot.db.migrate import upgrade
 from bot.settings import CoreSettings
 from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, Call, FakeDiscord
@@ -191,7 +191,7 @@ async def scenario(url: str, waves: int) -> dict[str, list[float]]:
     engine = make_engine(url)
     await upgrade(engine)
     platform = DiscordPlatform(SymposiumClient(settings), Pacer(0, 0))
-    bot = SymposiumBot(make_sessions(engine), SimulatedClock(START), platform, CoreSettings())
+    bot = SymposiumBot(engine, SimulatedClock(START), platform, CoreSettings(database_url=url))
 
     def bot_client() -> SymposiumClient:
         """A fresh client on the same core; the platform follows it (a closed client cannot start again)."""

@@ -28,20 +28,19 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
-from adapters.runtime import running_core
+from adapters.runtime import symposium_process
 from adapters.slack.after_ack import AfterAck
 from adapters.slack.app import build_app, make_client, slack_routes
-from adapters.slack.listeners import normalize
 from adapters.slack.pacing import SLACK_TIERS, Pacer
 from adapters.slack.sender import SlackPlatform
 from adapters.slack.settings import SlackSettings
 from bench.core import percentile
 from bot.clock import SimulatedClock
-from bot.commands import Actor, Origin
+from bot.commands import Actor
 from bot.core import SymposiumBot
 from bot.db.models import OutboxRow
-from bot.grammar import parse
 from bot.settings import CoreSettings
+from tests.doubles import ask
 from tests.fakes.slack_api import DEFAULT_PER_MINUTE, FakeSlack, signed_headers, slash_command_body
 
 SECRET = "bench-signing-secret"
@@ -75,11 +74,13 @@ def participant(n: int) -> Actor:
     return Actor(community=COMMUNITY, user_id=f"U{n:08d}", name=f"Participant {n}")
 
 
-async def populate(bot: SymposiumBot, people: int) -> None:
-    """The editor opens the symposium and `people` participants declare an intent, through the core."""
+async def populate(bot: SymposiumBot, fake: FakeSlack, people: int) -> None:
+    """The editor opens the symposium and `people` participants declare an intent, through the core's inbox
+    (who they are comes from the fake's users.info, as in a running bot)."""
+    fake.add_user(EDITOR.user_id, name=EDITOR.name, is_admin=True)
     for line, who in [(OPEN, EDITOR)] + [(f"/intent title:Essay {n}", participant(n)) for n in range(1, people + 1)]:
-        reply = await bot.handle(parse(line, who, Origin(channel=GENERAL), normalize))
-        if reply.tag == "error":
+        reply = await ask(bot, who, line, GENERAL)
+        if reply is not None and reply.tag == "error":
             raise RuntimeError(f"{line[:40]} was refused: {reply.plain()}")
 
 
@@ -139,11 +140,12 @@ async def ack_latency(rounds: int) -> dict[str, float]:
         clock = SimulatedClock(START)
         with tempfile.TemporaryDirectory(prefix="symposium-bench-slack-") as folder:
             core = CoreSettings(database_url=f"sqlite+aiosqlite:///{folder}/bench.db")
-            async with running_core(core, SlackPlatform(client, clock, Pacer({}, 0)), clock) as bot:
-                await populate(bot, CONCURRENT)
+            platform = SlackPlatform(client, clock, Pacer({}, 0))
+            async with symposium_process(core, platform, clock, ticking=False) as bot:
+                await populate(bot, fake, CONCURRENT)
                 after_ack = AfterAck()
                 ours = web.Application()
-                ours.add_routes(slack_routes(build_app(bot, settings, after_ack=after_ack, client=client)))
+                ours.add_routes(slack_routes(build_app(bot, settings, platform, after_ack=after_ack)))
                 runners = [await serve(ours)]
                 for before_response in (False, True):
                     runners.append(await serve(bare(fake, before_response)))
@@ -178,8 +180,8 @@ async def reminder_dms(participants: int, scale: float) -> dict[str, float]:
         platform = SlackPlatform(make_client(settings), clock, pacer)
         with tempfile.TemporaryDirectory(prefix="symposium-bench-slack-") as folder:
             core = CoreSettings(database_url=f"sqlite+aiosqlite:///{folder}/bench.db")
-            async with running_core(core, platform, clock) as bot:
-                await populate(bot, participants)
+            async with symposium_process(core, platform, clock, ticking=False, deliver_in_background=False) as bot:
+                await populate(bot, fake, participants)
                 async with bot.sessions() as session:
                     first_dm = await session.scalar(
                         select(func.min(OutboxRow.due_at)).where(OutboxRow.op == "dm", OutboxRow.status == "pending")

@@ -26,14 +26,14 @@ def system_actor(community: str) -> Actor:
 
 @dataclass(frozen=True, kw_only=True)
 class Origin:
-    """Where a command came from: the channel, and the platform's event id when it has one (dedupe)."""
+    """Where a command came from: the channel it was typed in."""
 
     channel: str
-    event_id: str | None = None
 
 
 def option(help: str, kind: str = "text") -> Any:
-    """An option field. `kind` is text, int, date, datetime, channel, user, link, choice:a|b, zone, time."""
+    """An option field. `kind` is text, clearable (text that `none` removes), int, date, datetime, channel, user,
+    link, choice:a|b, zone, time."""
     return field(default=None, metadata={"help": help, "kind": kind})
 
 
@@ -52,9 +52,14 @@ class DeclareIntent(Command):
     title: str | None = option("your essay's working title")
     prompt: str | None = option("0 for the main prompt, or an alternative's number", "int")
     route: str | None = option("direct (the host publishes) or crosspost (you publish)", "choice:direct|crosspost")
-    pen_name: str | None = option("the name to publish under, if not your own")
-    bio: str | None = option("a short public bio for the byline (up to 500 characters)")
-    affiliation: str | None = option("your employer or vendor, for the editors only")
+    pen_name: str | None = option("the name to publish under, if not your own (none: your own)", "clearable")
+    bio: str | None = option("a short public bio for the byline (up to 500 characters; none: no bio)", "clearable")
+    affiliation: str | None = option(
+        "your employer or vendor, for the editors only (none: no affiliation)", "clearable"
+    )
+    feed: str | None = option(
+        "cross-posters: your site or its feed, so your essay is found when it goes live (none: no feed)", "clearable"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +71,18 @@ class Submit(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Withdraw(Command):
-    pass
+    reason: str | None = option("why, for the editors (optional)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmDate(Command):
+    essay: str | None = option("your essay's number", "int")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposeDate(Command):
+    essay: str | None = option("your essay's number", "int")
+    date: str | None = option("the day you propose instead (YYYY-MM-DD)", "date")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +97,7 @@ class ShowStatus(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class SetReminders(Command):
-    state: str | None = option("on or off", "choice:on|off")
+    state: str | None = option("all, due-only (only before your due date) or off", "choice:all|due-only|off|on")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +124,9 @@ class OpenSymposium(Command):
     publish_time: str | None = option("time of day essays go live (default 09:00)", "time")
     slug: str | None = option("short name for the public page (default: from the title)")
     allow_late_intents: str | None = option("accept new intents after the deadline (yes/no)", "choice:yes|no")
+    remind_intent: str | None = option("days before the intent deadline the channel is reminded (default 7,1)")
+    remind_due: str | None = option("days before their due date writers are reminded (default 7,2,1)")
+    remind_at: str | None = option("time of day of publication-day reminders and the digest (default 08:00)", "time")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +158,31 @@ class PublishEssay(Command):
     essay: str | None = option("the essay's number", "int")
     url: str | None = option("the live link", "link")
     commentary: str | None = option("your introduction to the essay")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptDate(Command):
+    essay: str | None = option("the essay's number", "int")
+    date: str | None = option("the proposed day being accepted (default: the one proposed)", "date")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldEssay(Command):
+    essay: str | None = option("the essay's number", "int")
+    reason: str | None = option("why, for the author (optional)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewEssay(Command):
+    essay: str | None = option("the essay's number", "int")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenameEssay(Command):
+    essay: str | None = option("the published essay's number", "int")
+    title: str | None = option("its new public title")
+    pen_name: str | None = option("the name it is published under (none: the author's own)", "clearable")
+    bio: str | None = option("its byline's bio (none: no bio)", "clearable")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,7 +218,26 @@ class CloseSymposium(Command):
     pass
 
 
-# Reactions on review cards
+@dataclass(frozen=True, kw_only=True)
+class ReopenSymposium(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowHistory(Command):
+    essay: str | None = option("only this essay's history (its number)", "int")
+
+
+# Buttons and reactions
+
+
+@dataclass(frozen=True, kw_only=True)
+class Press:
+    """A button pressed (bot/messages.py `Action`): its value, turned into the command it stands for."""
+
+    actor: Actor
+    origin: Origin
+    value: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +247,6 @@ class ReactOnCard:
     message_ref: str
     emoji: str
     added: bool
-    event_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

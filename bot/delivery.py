@@ -1,32 +1,42 @@
-"""The outbox dispatcher: claims due rows, delivers them through the platform, records what happened.
+"""The outbox dispatcher: claim a row, send it with no transaction open, record what happened.
 
-Rows are claimed by setting a lease (`claimed_until`) in a short transaction, with `FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so any number of processes can deliver and each row goes out once; a process killed mid-delivery
-leaves a lease that expires, and the row is tried again. Keyed posts are idempotent: once a key has a posted
-message, the post is not repeated.
+Claim, send, record (as procrastinate's worker does): a row is claimed in one short transaction (a lease and a
+token; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of processes deliver and each row goes out once),
+what it needs is read in a read-only session, the platform is called with no transaction open (so no database
+lock waits on the network), and the outcome is written in another short transaction. A row whose lease ran out
+without an outcome (its process died mid-send) is *in doubt*: the platform is asked to look for it before
+sending again (bot/ports.py `Attempt`).
+
+Rows to one destination go out in the order they were written: a row is claimed only when no earlier row to the
+same destination is due, being sent or being retried. Fan-out rows (`bulk`) come after the rest and never hold
+every worker, so a review card or a reply is not stuck behind a thousand direct messages.
+
+The dispatcher knows delivery only: what a composed row (the Essay Index, a reminder) says, and who is told
+when a row cannot be delivered, is the core's `Composer`.
 """
 
+import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
-from bot.compose import notice
-from bot.db.models import OutboxRow, PostedMessage, Symposium
-from bot.index import index_pages, public_essays, upcoming_essays
-from bot.messages import ChannelRef, Mention, Message, dump_message, load_message
-from bot.ports import MessageGone, Platform, RetryLater, Undeliverable
+from bot.db.models import OutboxRow, PostedMessage
+from bot.db.types import UtcDateTime
+from bot.messages import Message, load_message
+from bot.outbox import Op, Status, write_rows
+from bot.ports import Attempt, MessageGone, Platform, RateLimited, RetryLater, Undeliverable
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-BATCH = 100
 WAIT_FOR_POST = timedelta(seconds=5)
 
 
@@ -35,253 +45,396 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
 
 
+@dataclass(frozen=True)
+class Send:
+    """One message to send, as the platform sees it. A keyed post is posted once and remembered; with `upsert`,
+    a key already posted is edited instead (the Essay Index's pages)."""
+
+    op: Op
+    community: str
+    message: Message
+    channel: str | None = None
+    user_id: str | None = None
+    key: str | None = None
+    reactions: tuple[str, ...] = ()
+    pin: bool = False
+    upsert: bool = False
+    handle: dict[str, Any] | None = None
+    until: datetime | None = None
+
+
+def stored_send(row: OutboxRow) -> Send:
+    """The one send of a row that carries its message."""
+    payload = row.payload
+    until = payload.get("until")
+    return Send(
+        op=Op(row.op),
+        community=row.community or "",
+        message=load_message(payload["message"]),
+        channel=row.channel,
+        user_id=row.user_id,
+        key=row.key,
+        reactions=tuple(payload.get("reactions", ())),
+        pin=bool(payload.get("pin")),
+        handle=payload.get("handle"),
+        until=datetime.fromisoformat(until) if until else None,
+    )
+
+
+class Composer(Protocol):
+    """The core's side of delivery: what composed rows say, and what happens when a row cannot be delivered."""
+
+    async def sends(self, session: AsyncSession, row: OutboxRow, now: datetime) -> list[Send] | str:
+        """What a row stands for now (`stored_send` for a stored message), or why it should be dropped."""
+        ...
+
+    async def undeliverable(
+        self, session: AsyncSession, row: OutboxRow, error: str, hint: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Outbox rows that tell someone a row was given up on (none for such notices themselves)."""
+        ...
+
+
 class Defer(Exception):
-    """The row depends on a post not yet delivered; try again shortly without counting an attempt."""
+    """The row refers to a post not yet delivered; try again shortly without counting an attempt."""
 
 
 @dataclass
+class Job:
+    """A claimed row: a detached copy, the claim's token and whether an earlier attempt may have been sent."""
+
+    row: OutboxRow
+    claim: str
+    in_doubt: bool = False
+    since: datetime | None = None
+
+
+@dataclass
+class Posted:
+    channel: str
+    ref: str
+    pinned: bool
+
+
+@dataclass
+class Outcome:
+    """What sending did: refs posted under keys (recorded even when a later step failed), and the error if any."""
+
+    posted: dict[str, Posted] = field(default_factory=dict)
+    error: Exception | None = None
+    dropped: str | None = None
+
+
+def _queue(bulk: bool) -> Any:
+    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), and no
+    earlier row to its destination due, being sent or being retried. Built once: a claim is the hot path."""
+    now = bindparam("now", type_=UtcDateTime())
+    earlier = aliased(OutboxRow)
+    held_back = (
+        select(earlier.id)
+        .where(
+            earlier.destination == OutboxRow.destination,
+            earlier.status == Status.PENDING,
+            earlier.id < OutboxRow.id,
+            or_(earlier.due_at <= now, earlier.last_error.is_not(None)),
+        )
+        .exists()
+    )
+    return (
+        select(OutboxRow)
+        .where(
+            OutboxRow.status == Status.PENDING,
+            OutboxRow.bulk.is_(bulk),
+            OutboxRow.due_at <= now,
+            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            ~held_back,
+        )
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+QUEUE = {bulk: _queue(bulk) for bulk in (False, True)}
+
+
 class Dispatcher:
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-    platform: Platform
-    settings: CoreSettings
+    """Delivers the outbox.
+
+    Args:
+        reads: read-only sessions (on SQLite they never wait for the write lock).
+        workers: rows delivered at once by `deliver_due` (1 keeps the console's transcript in order).
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        platform: Platform,
+        settings: CoreSettings,
+        composer: Composer,
+        *,
+        workers: int | None = None,
+    ) -> None:
+        self.sessions, self.reads, self.clock, self.platform = sessions, reads, clock, platform
+        self.settings, self.composer = settings, composer
+        self.workers = workers or settings.delivery_workers
+        self.lease = timedelta(seconds=settings.delivery_lease_seconds)
+        self._bulk_busy = self._busy = self._changes = 0
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Claim nothing more (the process is stopping); rows under way finish."""
+        self._stopping = True
+        self._changed.set()
 
     async def deliver_due(self) -> int:
-        """Deliver every row due now, oldest first; returns how many were sent."""
-        sent, after = 0, 0
-        while True:
-            rows = await self._claim(after)
-            if not rows:
-                return sent
-            blocked: set[str] = set()
-            for row in rows:
-                after = row.id
-                destination = row.channel or row.user_id or row.key or ""
-                if destination in blocked:
-                    await self._release(row)
-                    continue
-                if await self._deliver(row):
-                    sent += 1
-                else:
-                    blocked.add(destination)
+        """Deliver every row due now, and what falls due while the round lasts; returns how many were sent.
 
-    async def _claim(self, after: int) -> list[OutboxRow]:
-        """Lease the next due rows; a row waits while an older one to the same place is being retried (order)."""
-        now = self.clock.now()
-        earlier = aliased(OutboxRow)
-        retrying_before = (
-            select(earlier.id)
-            .where(
-                earlier.status == "pending",
-                earlier.attempts > 0,
-                earlier.id < OutboxRow.id,
-                func.coalesce(earlier.channel, earlier.user_id, earlier.key)
-                == func.coalesce(OutboxRow.channel, OutboxRow.user_id, OutboxRow.key),
-            )
-            .exists()
-        )
-        async with self.sessions() as session, session.begin():
-            rows = list(
-                await session.scalars(
-                    select(OutboxRow)
-                    .where(
-                        OutboxRow.status == "pending",
-                        OutboxRow.due_at <= now,
-                        OutboxRow.id > after,
-                        or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-                        ~retrying_before,
-                    )
-                    .order_by(OutboxRow.id)
-                    .limit(BATCH)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            for row in rows:
-                row.claimed_until = now + LEASE
-        return rows
+        A worker that finds nothing to claim waits while others are still sending (a row they finish may free the
+        next one to its destination, and `kick` says new rows were written); the round ends when every worker is
+        idle, so a review card written during a long fan-out is taken at once by an idle worker."""
+        self._busy, self._changes = 0, 0
+        counts = await asyncio.gather(*(self._work() for _ in range(self.workers)))
+        return sum(counts)
 
-    async def _release(self, row: OutboxRow) -> None:
-        async with self.sessions() as session, session.begin():
-            await session.execute(update(OutboxRow).where(OutboxRow.id == row.id).values(claimed_until=None))
+    def kick(self) -> None:
+        """New rows are due: idle workers of the round under way look again."""
+        self._changes += 1
+        self._changed.set()
 
-    async def _deliver(self, row: OutboxRow) -> bool:
-        """Deliver one row; False when its destination should wait (so later rows keep their order)."""
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            row = await session.get(OutboxRow, row.id) or row
-            if row.status != "pending":
-                return True
-            if reason := await self._stale(session, row, now):
-                log.info("dropped reminder %s: %s", row.dedupe_key, reason)
-                row.status, row.last_error, row.claimed_until = "dropped", reason, None
-                return True
+    async def _work(self) -> int:
+        sent = 0
+        while not self._stopping:
+            seen = self._changes
+            bulk_ok = self._bulk_busy < max(1, self.workers - 1)
             try:
-                await self._send(session, row)
-            except Defer:
-                row.due_at, row.claimed_until = now + WAIT_FOR_POST, None
-                return False
-            except RetryLater as exc:
-                return await self._retry(session, row, str(exc), exc.after_seconds, now)
-            except Undeliverable as exc:
-                await self._fail(session, row, str(exc), exc.hint)
-                return True
-            except Exception as exc:  # a platform library's own error: transient until proven otherwise
-                log.exception("delivering outbox row %s failed", row.id)
-                return await self._retry(session, row, f"{type(exc).__name__}: {exc}", None, now)
-            row.status, row.sent_at, row.claimed_until, row.attempts = "sent", self.clock.now(), None, row.attempts + 1
-            return True
+                job = await self._claim(bulk_ok)
+            except Exception as exc:  # the database is away: the next round tries again
+                log.warning("claiming outbox rows failed (%s: %s)", type(exc).__name__, exc)
+                return sent
+            if job is None:
+                if not self._busy and self._changes == seen:
+                    self._changed.set()  # the round is over: wake the other idle workers so they see it
+                    return sent
+                while self._busy and self._changes == seen and not self._stopping:
+                    self._changed.clear()
+                    await self._changed.wait()
+                continue
+            self._busy += 1
+            if job.row.bulk:
+                self._bulk_busy += 1
+            try:
+                sent += await self._deliver(job)
+            except Exception:  # its outcome could not be recorded: the claim runs out and the row is in doubt
+                log.exception("outbox row %s: the outcome could not be recorded", job.row.id)
+                return sent
+            finally:
+                self._busy -= 1
+                if job.row.bulk:
+                    self._bulk_busy -= 1
+                self.kick()
+        return sent
 
-    async def _stale(self, session: AsyncSession, row: OutboxRow, now: datetime) -> str | None:
-        """Why a reminder should not go out any more: its deadline passed, or a later one for it is due too."""
-        if row.deadline is not None and row.deadline <= now:
-            return "its deadline passed before it could be sent"
-        if row.group is not None:
-            later = await session.scalar(
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.group == row.group,
-                    OutboxRow.status == "pending",
-                    OutboxRow.due_at <= now,
-                    OutboxRow.due_at > row.due_at,
-                )
-                .limit(1)
+    async def deliver_claimed(self, row_id: int, claim: str) -> bool:
+        """Deliver a row this process claimed as it wrote it (a reply); True when it went out."""
+        async with self.reads() as session:
+            row = await session.get(OutboxRow, row_id)
+        if row is None or row.claim != claim or row.status != Status.PENDING:
+            return False
+        return bool(await self._deliver(Job(row, claim)))
+
+    async def _claim(self, bulk_ok: bool) -> Job | None:
+        """Lease the longest-due row that no earlier row to its destination holds back: the rest of the outbox
+        first, then fan-out rows when this worker may take one. Each pass walks the pending rows of its kind in
+        the order they fell due (a partial index), so a claim reads a handful of rows, not the whole queue."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            for bulk in (False, True) if bulk_ok else (False,):
+                row = await session.scalar(QUEUE[bulk], {"now": now})
+                if row is not None:
+                    break
+            else:
+                return None
+            job = Job(row, uuid.uuid4().hex)
+            if row.claimed_until is not None:  # a claim ran out with no outcome: its sender may have sent it
+                job.in_doubt, job.since = True, row.claimed_until - self.lease
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row.id)
+                .values(claimed_until=now + self.lease, claim=job.claim)
+                .execution_options(synchronize_session=False)
             )
-            if later is not None:
-                return "a later reminder for the same deadline replaces it"
-        return None
+            session.expunge(row)
+        return job
 
-    async def _retry(
-        self, session: AsyncSession, row: OutboxRow, error: str, after: float | None, now: datetime
-    ) -> bool:
-        row.attempts += 1
-        row.last_error, row.claimed_until = error[:500], None
-        if row.attempts >= self.settings.delivery_max_attempts:
-            await self._fail(session, row, error, "")
-            return True
-        row.due_at = now + (timedelta(seconds=after) if after is not None else backoff(row.attempts))
-        return False
+    async def _deliver(self, job: Job) -> int:
+        """Prepare (read), send (no transaction), record (write). Returns 1 when the row went out."""
+        row = job.row
+        try:
+            async with self.reads() as session:
+                sends = await self.composer.sends(session, row, self.clock.now())
+                posted = await self._known(session, sends) if isinstance(sends, list) else {}
+        except Defer as exc:
+            outcome = Outcome(error=exc)
+        except Exception as exc:
+            log.exception("preparing outbox row %s failed", row.id)
+            outcome = Outcome(error=RetryLater(f"preparing it failed ({type(exc).__name__})"))
+        else:
+            outcome = Outcome(dropped=sends) if isinstance(sends, str) else await self._send(job, sends, posted)
+        await self._record(job, outcome)
+        return 1 if outcome.error is None and outcome.dropped is None else 0
 
-    async def _fail(self, session: AsyncSession, row: OutboxRow, error: str, hint: str) -> None:
-        """Give up on a row, and say so: a notice in the review channel, or to the opener when that is what fails."""
-        row.status, row.last_error, row.claimed_until = "failed", error[:500], None
-        log.warning("undeliverable outbox row %s (%s): %s", row.id, row.op, error)
-        sym = await session.get(Symposium, row.symposium_id) if row.symposium_id else None
-        if sym is None or row.payload.get("failure"):
-            return
-        what = {"dm": "A direct message", "index": "The Essay Index", "edit": "An edit", "thread": "Running commentary"}
-        where = Mention(row.user_id, row.user_id) if row.user_id else ChannelRef(row.channel or sym.announce_channel)
-        message = notice(what.get(row.op, "A message"), where, error, hint)
-        review_failed = row.channel == sym.review_channel or (row.op == "edit" and (row.key or "").startswith("card:"))
-        session.add(
-            OutboxRow(
-                symposium_id=sym.id,
-                op="dm" if review_failed else "post",
-                user_id=sym.opened_by if review_failed else None,
-                channel=None if review_failed else sym.review_channel,
-                payload={"message": dump_message(message), "failure": True},
-                due_at=self.clock.now(),
-                status="pending",
-                attempts=0,
-                created_at=self.clock.now(),
-            )
-        )
+    async def _known(self, session: AsyncSession, sends: list[Send]) -> dict[str, Posted]:
+        """What was posted already under the keys these sends name; Defer when one they edit is yet to be posted."""
+        keys = [s.key for s in sends if s.key]
+        if not keys:
+            return {}
+        found = await session.scalars(select(PostedMessage).where(PostedMessage.key.in_(keys)))
+        known = {p.key: Posted(p.channel, p.ref, p.pinned) for p in found}
+        for send in sends:
+            missing = send.op in (Op.EDIT, Op.THREAD) and send.key not in known
+            if missing and await self._post_waiting(session, send.key or ""):
+                raise Defer
+        return known
 
-    async def _send(self, session: AsyncSession, row: OutboxRow) -> None:
-        message = load_message(row.payload["message"]) if "message" in row.payload else None
-        match row.op:
-            case "dm":
-                assert row.user_id
-                assert message
-                await self.platform.direct_message(row.user_id, message)
-            case "post":
-                assert row.channel
-                assert message
-                await self._post(
-                    session,
-                    row.key,
-                    row.channel,
-                    message,
-                    tuple(row.payload.get("reactions", ())),
-                    bool(row.payload.get("pin")),
-                )
-            case "edit":
-                assert row.key
-                assert message
-                await self._edit(session, row.key, message)
-            case "thread":
-                assert row.key
-                assert message
-                posted = await self._posted(session, row.key)
-                await self.platform.reply_in_thread(posted.channel, posted.ref, message)
-            case "index":
-                assert row.symposium_id
-                await self._index(session, row.symposium_id)
-
-    async def _posted(self, session: AsyncSession, key: str) -> PostedMessage:
-        posted = await session.scalar(select(PostedMessage).where(PostedMessage.key == key))
-        if posted is not None:
-            return posted
+    @staticmethod
+    async def _post_waiting(session: AsyncSession, key: str) -> bool:
         waiting = await session.scalar(
             select(OutboxRow.id)
-            .where(OutboxRow.key == key, OutboxRow.op == "post", OutboxRow.status == "pending")
+            .where(OutboxRow.key == key, OutboxRow.op == Op.POST, OutboxRow.status == Status.PENDING)
             .limit(1)
         )
-        if waiting is not None:
-            raise Defer
-        raise Undeliverable(f"the message it refers to ({key}) was never posted")
+        return waiting is not None
 
-    async def _post(
-        self,
-        session: AsyncSession,
-        key: str | None,
-        channel: str,
-        message: Message,
-        reactions: tuple[str, ...],
-        pin: bool,
-    ) -> PostedMessage | None:
-        posted = await session.scalar(select(PostedMessage).where(PostedMessage.key == key)) if key else None
+    async def _send(self, job: Job, sends: list[Send], known: dict[str, Posted]) -> Outcome:
+        outcome = Outcome()
+        attempt = Attempt(f"symposium-{job.row.id}", job.in_doubt, job.since)
+        try:
+            for send in sends:
+                await self._one(send, attempt, known, outcome)
+        except Exception as exc:  # recorded below: retried, or given up on and said
+            outcome.error = exc
+        return outcome
+
+    async def _one(self, send: Send, attempt: Attempt, known: dict[str, Posted], outcome: Outcome) -> None:
+        p, c = self.platform, send.community
+        match send.op:
+            case Op.DM:
+                assert send.user_id
+                await p.direct_message(c, send.user_id, send.message, attempt)
+            case Op.REPLY:
+                assert send.user_id
+                if send.handle and (send.until is None or self.clock.now() < send.until):
+                    try:
+                        await p.reply(c, send.handle, send.message)
+                        return
+                    except Undeliverable as exc:
+                        log.info("the reply handle was refused (%s): answering by direct message", exc)
+                # the reply handle expired (the bot was down) or was refused: a direct message instead
+                await p.direct_message(c, send.user_id, send.message, attempt)
+            case Op.POST:
+                assert send.channel
+                posted = known.get(send.key) if send.key else None
+                if posted is None:
+                    posted = Posted(send.channel, await p.post(c, send.channel, send.message, attempt), False)
+                    self._remember(send.key, posted, known, outcome)
+                elif send.upsert:
+                    await self._edit(send, posted, attempt, known, outcome)
+                if send.reactions:
+                    await p.add_reactions(c, posted.channel, posted.ref, send.reactions)
+                if send.pin and not posted.pinned:
+                    await p.pin(c, posted.channel, posted.ref)
+                    posted.pinned = True
+                    self._remember(send.key, posted, known, outcome)
+            case Op.EDIT:
+                await self._edit(send, self._posted(send, known), attempt, known, outcome)
+            case Op.THREAD:
+                posted = self._posted(send, known)
+                await p.reply_in_thread(c, posted.channel, posted.ref, send.message, attempt)
+            case _:
+                raise Undeliverable(f"unknown outbox operation {send.op}")
+
+    @staticmethod
+    def _posted(send: Send, known: dict[str, Posted]) -> Posted:
+        posted = known.get(send.key or "")
         if posted is None:
-            ref = await self.platform.post(channel, message)
-            if key is None:
-                return None
-            posted = PostedMessage(key=key, channel=channel, ref=ref, pinned=False, posted_at=self.clock.now())
-            session.add(posted)
-            await session.flush()
-        if reactions:
-            await self.platform.add_reactions(channel, posted.ref, reactions)
-        if pin and not posted.pinned:
-            await self.platform.pin(channel, posted.ref)
-            posted.pinned = True
+            raise Undeliverable(f"the message it refers to ({send.key}) was never posted")
         return posted
 
-    async def _edit(self, session: AsyncSession, key: str, message: Message) -> None:
-        """Edit in place; when the platform refuses (deleted, too old), post anew, pin it and unpin the old one."""
-        posted = await self._posted(session, key)
-        try:
-            await self.platform.edit(posted.channel, posted.ref, message)
-        except MessageGone:
-            old_ref, was_pinned = posted.ref, posted.pinned
-            posted.ref = await self.platform.post(posted.channel, message)
-            posted.pinned, posted.posted_at = False, self.clock.now()
-            if was_pinned:
-                await self.platform.pin(posted.channel, posted.ref)
-                posted.pinned = True
-                with contextlib.suppress(MessageGone, Undeliverable):
-                    await self.platform.unpin(posted.channel, old_ref)
+    @staticmethod
+    def _remember(key: str | None, posted: Posted, known: dict[str, Posted], outcome: Outcome) -> None:
+        if key:
+            known[key] = outcome.posted[key] = posted
 
-    async def _index(self, session: AsyncSession, symposium_id: int) -> None:
-        sym = await session.get(Symposium, symposium_id)
-        assert sym is not None
-        pages = index_pages(
-            sym,
-            await public_essays(session, sym),
-            await upcoming_essays(session, sym),
-            self.settings.public_base_url,
-            self.platform.index_page_chars,
-        )
-        for number, page in enumerate(pages):
-            key = f"index:{sym.id}:{number}"
-            if await session.scalar(select(PostedMessage.id).where(PostedMessage.key == key)) is None:
-                await self._post(session, key, sym.announce_channel, page, (), pin=True)
+    async def _edit(
+        self, send: Send, posted: Posted, attempt: Attempt, known: dict[str, Posted], outcome: Outcome
+    ) -> None:
+        """Edit in place; when the platform refuses (deleted, too old), post anew, pin it and unpin the old one."""
+        p, c = self.platform, send.community
+        try:
+            await p.edit(c, posted.channel, posted.ref, send.message)
+        except MessageGone:
+            old = posted
+            fresh = Posted(old.channel, await p.post(c, old.channel, send.message, attempt), False)
+            self._remember(send.key, fresh, known, outcome)
+            if old.pinned:
+                await p.pin(c, fresh.channel, fresh.ref)
+                fresh.pinned = True
+                with contextlib.suppress(MessageGone, Undeliverable):
+                    await p.unpin(c, old.channel, old.ref)
+
+    async def _record(self, job: Job, outcome: Outcome) -> None:
+        row, now, error = job.row, self.clock.now(), outcome.error
+        values: dict[str, Any] = {"claimed_until": None, "claim": None}
+        notices: list[dict[str, Any]] = []
+        async with self.sessions() as session, session.begin():
+            await self._remember_posts(session, outcome.posted, now)
+            if outcome.dropped is not None:
+                log.info("dropped outbox row %s (%s): %s", row.id, row.dedupe_key, outcome.dropped)
+                values |= {"status": Status.DROPPED, "last_error": outcome.dropped}
+            elif error is None:
+                values |= {"status": Status.SENT, "sent_at": now, "attempts": row.attempts + 1}
+            elif isinstance(error, Defer):
+                values |= {"due_at": now + WAIT_FOR_POST, "last_error": "waiting for the message it refers to"}
+            elif isinstance(error, Undeliverable):
+                values |= self._given_up(row, str(error))
+                notices = await self.composer.undeliverable(session, row, str(error), error.hint, now)
             else:
-                await self._edit(session, key, page)
+                if not isinstance(error, RetryLater):
+                    log.error("delivering outbox row %s failed", row.id, exc_info=error)
+                reason = str(error) if isinstance(error, RetryLater) else f"{type(error).__name__}: {error}"
+                attempts = row.attempts + (0 if isinstance(error, RateLimited) else 1)
+                if attempts >= self.settings.delivery_max_attempts:
+                    values |= self._given_up(row, reason) | {"attempts": attempts}
+                    notices = await self.composer.undeliverable(session, row, reason, "", now)
+                else:
+                    after = error.after_seconds if isinstance(error, RetryLater) else None
+                    wait = timedelta(seconds=after) if after is not None else backoff(attempts)
+                    values |= {"attempts": attempts, "due_at": now + wait, "last_error": reason[:500]}
+            result = await session.execute(
+                update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.claim == job.claim).values(**values)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                log.warning("outbox row %s was claimed by another process before its outcome was recorded", row.id)
+            await write_rows(session, notices)
+
+    @staticmethod
+    def _given_up(row: OutboxRow, error: str) -> dict[str, Any]:
+        log.warning("undeliverable outbox row %s (%s): %s", row.id, row.op, error)
+        return {"status": Status.FAILED, "last_error": error[:500]}
+
+    @staticmethod
+    async def _remember_posts(session: AsyncSession, posted: dict[str, Posted], now: datetime) -> None:
+        for key, post in posted.items():
+            known = await session.scalar(select(PostedMessage).where(PostedMessage.key == key))
+            if known is None:
+                session.add(
+                    PostedMessage(key=key, channel=post.channel, ref=post.ref, pinned=post.pinned, posted_at=now)
+                )
+            elif (known.ref, known.pinned) != (post.ref, post.pinned):
+                if known.ref != post.ref:
+                    known.posted_at = now
+                known.ref, known.pinned = post.ref, post.pinned

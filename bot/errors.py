@@ -47,3 +47,12 @@ class DeadlinePassed(UserError):
 
 class Refused(UserError):
     """The action is understood but cannot be done in the current state."""
+
+
+class NotYet(Exception):
+    """Something an arrival refers to is still on its way (a review card whose post is not recorded yet): the
+    arrival stays in the inbox and is handled again after `after_seconds`."""
+
+    def __init__(self, reason: str, after_seconds: float) -> None:
+        super().__init__(reason)
+        self.after_seconds = after_seconds

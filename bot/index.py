@@ -1,11 +1,12 @@
 """The Essay Index and the closing roundup: built from public views only, split into pages that fit a message."""
 
 from collections import Counter
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import queries
-from bot.compose import PublicEssay, page_link, public_view
+from bot.compose import PublicEssay, count, page_link, public_view
 from bot.db.models import Symposium
 from bot.messages import Line, Link, Message, MessageBuilder, Strong, Text, Time
 
@@ -16,8 +17,9 @@ async def public_essays(session: AsyncSession, sym: Symposium) -> list[PublicEss
     return [public_view(e, i) for e, i in await queries.published(session, sym.id)]
 
 
-async def upcoming_essays(session: AsyncSession, sym: Symposium) -> list[PublicEssay]:
-    return [public_view(e, i) for e, i in await queries.coming_up(session, sym.id)]
+async def upcoming_essays(session: AsyncSession, sym: Symposium, now: datetime) -> list[PublicEssay]:
+    """What the public sees coming: dates still ahead (one that passed unannounced is not shown)."""
+    return [public_view(e, i) for e, i in await queries.coming_up(session, sym.id, after=now)]
 
 
 def one_line(text: str | None, limit: int = COMMENT_LINE) -> str:
@@ -72,7 +74,7 @@ def index_pages(
 
 def roundup(sym: Symposium, published: list[PublicEssay], base_url: str | None) -> Message:
     b = MessageBuilder(f"{sym.title} is closed: thank you!", tag="announcement")
-    b.line(f"{len(published)} essay{'s' if len(published) != 1 else ''} published.")
+    b.line(f"{count(len(published), 'essay')} published.")
     routes = Counter(e.route for e in published)
     if published:
         b.line(f"By route: {routes['direct']} published by the host, {routes['crosspost']} cross-posted.")

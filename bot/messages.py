@@ -5,9 +5,10 @@ links and times are parts of their own, so no user-typed character can ever turn
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import humanize
 from pydantic import Field, TypeAdapter
 
 
@@ -48,12 +49,43 @@ class Link:
 
 @dataclass(frozen=True)
 class Time:
-    """A moment, shown in the reader's own time where the platform can, with the symposium's zone named."""
+    """A moment, shown in the reader's own time where the platform can, with the symposium's zone named.
+
+    The words for it are made here, once, for every renderer: `zoned()` in the symposium's zone (a date alone
+    when it is a whole day and not relative), and `relative_to(now)`, precise enough for a deadline ("in 1 day
+    and 23 hours", never "in a day" for 47 hours)."""
 
     at: datetime
     zone: str
     relative: bool = True
     kind: Literal["time"] = "time"
+
+    def local(self) -> datetime:
+        from bot.values import zone_info  # values imports nothing of messages; the import is only deferred
+
+        return self.at.astimezone(zone_info(self.zone))
+
+    def whole_day(self) -> bool:
+        local = self.local()
+        return not self.relative and (local.hour, local.minute) == (0, 0)
+
+    def zoned(self) -> str:
+        local = self.local()
+        return f"{local:%a %Y-%m-%d} {self.zone}" if self.whole_day() else f"{local:%a %Y-%m-%d %H:%M} {self.zone}"
+
+    def relative_to(self, now: datetime) -> str:
+        return relative_words(self.at, now)
+
+
+def relative_words(at: datetime, now: datetime) -> str:
+    """ "in 25 minutes", "in 1 day and 23 hours", "19 days ago": the largest units a deadline needs."""
+    delta = at - now
+    span = abs(delta)
+    if span < timedelta(minutes=1):
+        return "now"
+    unit = "minutes" if span < timedelta(hours=1) else "hours" if span < timedelta(days=7) else "days"
+    words = humanize.precisedelta(span, minimum_unit=unit, suppress=["months", "years"], format="%d")
+    return f"in {words}" if delta > timedelta() else f"{words} ago"
 
 
 Part = Annotated[Text | Strong | Mention | ChannelRef | Link | Time, Field(discriminator="kind")]
@@ -73,18 +105,34 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A button that does what a command does, as whoever presses it (bot/buttons.py).
+
+    `value` is what the platform carries back when it is pressed (`confirm:12`, `propose:12:2027-01-14`: short, so
+    it fits Discord's 100-character custom ids with the community added); `command` is the same thing typed, shown
+    where there are no buttons (the console, notification text)."""
+
+    label: str
+    value: str
+    command: str
+    style: Literal["primary", "danger", "plain"] = "plain"
+
+
+@dataclass(frozen=True)
 class Message:
-    """One message: an optional title, then lines."""
+    """One message: an optional title, then lines, then the buttons under it."""
 
     title: str | None
     lines: tuple[Line, ...] = ()
     attachment: Attachment | None = None
     tag: str = "note"
+    actions: tuple[Action, ...] = ()
 
     def plain(self) -> str:
         """The message as plain literal text (for logs, fallbacks and tests)."""
         out = [self.title] if self.title else []
         out += [("• " if line.bullet else "") + "".join(plain_part(p) for p in line.parts) for line in self.lines]
+        out += [f"[{action.label}] {action.command}" for action in self.actions]
         return "\n".join(out)
 
 
@@ -118,8 +166,14 @@ class MessageBuilder:
     def item(self, *parts: "Part | str") -> "MessageBuilder":
         return self.line(*parts, bullet=True)
 
+    actions: list[Action] = field(default_factory=list)
+
+    def action(self, action: Action) -> "MessageBuilder":
+        self.actions.append(action)
+        return self
+
     def build(self, attachment: Attachment | None = None) -> Message:
-        return Message(self.title, tuple(self.lines), attachment, self.tag)
+        return Message(self.title, tuple(self.lines), attachment, self.tag, tuple(self.actions))
 
 
 _MESSAGE = TypeAdapter(Message)

@@ -1,11 +1,12 @@
 """Named reads shared by the services, the delivery loop and the public page."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import values
 from bot.db.models import Essay, Intent, OutboxRow, Submission, Symposium
 from bot.errors import NoActiveIntent, UnknownSymposium
 
@@ -16,16 +17,49 @@ async def symposium(session: AsyncSession, community: str, slug: str | None, *, 
     if slug:
         found = await session.scalar(query.where(Symposium.slug == slug.strip().lower()))
         if found is None:
-            raise UnknownSymposium(
-                f"There is no symposium “{slug.strip()[:64]}” here. /symposium status lists the current one."
-            )
+            raise UnknownSymposium(f"There is no symposium “{slug.strip()[:64]}” here. /symposium status lists yours.")
         return found
-    if open_only:
-        query = query.where(Symposium.status == "open")
-    found = await session.scalar(query.order_by(Symposium.opened_at.desc(), Symposium.id.desc()).limit(1))
-    if found is None:
-        raise UnknownSymposium("There is no open symposium here yet. An editor can start one with /symposium open.")
-    return found
+    newest = query.order_by(Symposium.opened_at.desc(), Symposium.id.desc()).limit(1)
+    found = await session.scalar(newest.where(Symposium.status == "open") if open_only else newest)
+    if found is not None:
+        return found
+    closed = await session.scalar(newest) if open_only else None
+    if closed is not None and closed.closed_at is not None:
+        raise UnknownSymposium(
+            f"No call is open here: “{closed.title}” ({closed.slug}) closed on "
+            f"{values.local_text(closed.closed_at, closed.timezone)}. An editor can bring it back with "
+            "/symposium reopen, or start a new one with /symposium open."
+        )
+    raise UnknownSymposium("There is no open symposium here yet. An editor can start one with /symposium open.")
+
+
+async def writers_symposium(session: AsyncSession, community: str, user_id: str, slug: str | None) -> Symposium:
+    """The symposium a writer's command is about: the one named; else, of the open ones, the one they have an
+    active intent in; else the only one open. With several open and none theirs, they are asked which."""
+    if slug:
+        return await symposium(session, community, slug)
+    open_ones = list(
+        await session.scalars(
+            select(Symposium)
+            .where(Symposium.community == community, Symposium.status == "open")
+            .order_by(Symposium.opened_at.desc(), Symposium.id.desc())
+        )
+    )
+    if len(open_ones) <= 1:
+        return open_ones[0] if open_ones else await symposium(session, community, None)
+    mine = set(
+        await session.scalars(
+            select(Intent.symposium_id).where(
+                Intent.symposium_id.in_([s.id for s in open_ones]),
+                Intent.user_id == user_id,
+                Intent.status == "active",
+            )
+        )
+    )
+    if len(mine) == 1:
+        return next(s for s in open_ones if s.id in mine)
+    listed = "; ".join(f"“{s.title}” (symposium:{s.slug})" for s in open_ones[:5])
+    raise UnknownSymposium(f"Several calls are open here: {listed}. Say which one with symposium:<slug>.")
 
 
 async def intent_of(session: AsyncSession, symposium_id: int, user_id: str) -> Intent | None:
@@ -74,8 +108,12 @@ async def published(session: AsyncSession, symposium_id: int) -> Sequence[tuple[
     return [(e, i) for e, i in rows]
 
 
-async def coming_up(session: AsyncSession, symposium_id: int) -> Sequence[tuple[Essay, Intent]]:
-    rows = await session.execute(
+async def coming_up(
+    session: AsyncSession, symposium_id: int, after: datetime | None = None
+) -> Sequence[tuple[Essay, Intent]]:
+    """Approved essays with a date, not yet announced; with `after`, only dates still ahead (a date that passed
+    unannounced is overdue: the editors' business, not the public's)."""
+    query = (
         select(Essay, Intent)
         .join(Intent, Essay.intent_id == Intent.id)
         .where(
@@ -87,7 +125,9 @@ async def coming_up(session: AsyncSession, symposium_id: int) -> Sequence[tuple[
         )
         .order_by(Essay.scheduled_for, Essay.number)
     )
-    return [(e, i) for e, i in rows]
+    if after is not None:
+        query = query.where(Essay.scheduled_for > after)
+    return [(e, i) for e, i in await session.execute(query)]
 
 
 async def waiting_for_review(session: AsyncSession, symposium_id: int) -> list[tuple[int, datetime]]:
@@ -111,3 +151,33 @@ async def undelivered(session: AsyncSession, symposium_id: int) -> list[OutboxRo
             .order_by(OutboxRow.id)
         )
     )
+
+
+async def taken_days(session: AsyncSession, sym: Symposium) -> set[date]:
+    """The symposium's local days that have an approved essay arranged or announced."""
+    rows = await session.execute(
+        select(Essay.scheduled_for, Essay.published_at).where(Essay.symposium_id == sym.id, Essay.status == "approved")
+    )
+    return {values.local_day(at, sym.timezone) for pair in rows if (at := pair[0] or pair[1]) is not None}
+
+
+def window_weekdays(sym: Symposium, first: date) -> list[date]:
+    """Weekdays of the publication window, from `first` on."""
+    start = max(first, values.local_day(sym.publish_from, sym.timezone))
+    end = values.local_day(sym.publish_to, sym.timezone)
+    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+    return [day for day in days if day.weekday() < 5]
+
+
+async def other_days(session: AsyncSession, sym: Symposium, essay: Essay, now: datetime, n: int = 2) -> list[date]:
+    """Free weekdays of the window to offer an author instead of their date, nearest to it first, from tomorrow."""
+    if essay.scheduled_for is None:
+        return []
+    day = values.local_day(essay.scheduled_for, sym.timezone)
+    taken = await taken_days(session, sym)
+    free = [
+        d
+        for d in window_weekdays(sym, values.local_day(now, sym.timezone) + timedelta(days=1))
+        if d not in taken and d != day
+    ]
+    return sorted(free, key=lambda d: (abs((d - day).days), d))[:n]

@@ -1,5 +1,6 @@
 """Core settings, read from the environment (and `.env`)."""
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,3 +11,13 @@ class CoreSettings(BaseSettings):
     public_base_url: str | None = None
     delivery_interval_seconds: float = 15.0
     delivery_max_attempts: int = 8
+    # Rows delivered at once by one process; rows to one destination still go out one after another, in order.
+    delivery_workers: int = 8
+    # How long a claimed row is held for its sender; past it, the row is in doubt and another process resolves it.
+    delivery_lease_seconds: float = 120.0
+    # How long recording an arrival may take before the request is acknowledged anyway (and handled from memory).
+    receive_within_seconds: float = 1.0
+    # The least time between two looks at one essay's page or feed on its day (feeds are polled at most this often).
+    live_poll_minutes: float = Field(15.0, ge=15.0)
+    # Pages and feeds fetched at once.
+    live_concurrency: int = Field(16, ge=1)

@@ -1,40 +1,73 @@
-"""One unit of work is one transaction: state changes, the outbox rows they cause, and their audit rows."""
+"""One unit of work is one transaction: state changes, the outbox rows they cause, and their audit rows.
 
+Services only write what should be sent (outbox rows); they never call a platform. What a command needs to know
+from the platform first (can the bot post in a channel?) is asked before the transaction opens and handed in
+as `checks`.
+"""
+
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.commands import Actor
-from bot.db.models import AuditEntry, HandledEvent, OutboxRow, Symposium
-from bot.messages import Message, dump_message
-from bot.ports import Platform
+from bot.db.models import AuditEntry, OutboxRow, Symposium
+from bot.messages import Message
+from bot.outbox import Op, Status, dialect_insert, outbox_row, write_rows
+from bot.ports import ChannelCheck
 from bot.settings import CoreSettings
 
 INDEX_EVERY = timedelta(minutes=1)
-OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]  # bulk inserts skip the ORM's per-row work
 CARD_REACTIONS = ("✅", "❌", "✏️")
 
 
+@dataclass(frozen=True)
+class Checks:
+    """What the platform said before the transaction opened: channel checks by channel, and whether a direct
+    message reaches the person who asked (None: it does; text: what is missing; absent: not asked)."""
+
+    channels: dict[str, ChannelCheck] = field(default_factory=dict)
+    direct_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox row this process claimed as it wrote it (a reply), to deliver at once."""
+
+    id: int
+    claim: str
+
+
 class UnitOfWork:
-    """`async with UnitOfWork(...) as uow:` ... `await uow.commit()`; leaving without commit rolls back."""
+    """`async with UnitOfWork(...) as uow:` ... `await uow.commit()`; leaving without commit rolls back.
+
+    Args:
+        surface: the platform's name (help differs per platform).
+        community: the community the work is for (each outbox row names it).
+    """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        platform: Platform,
         settings: CoreSettings,
+        *,
+        surface: str,
+        community: str = "",
+        checks: Checks | None = None,
     ) -> None:
         self._sessions = sessions
-        self.clock = clock
-        self.platform = platform
-        self.settings = settings
+        self.clock, self.settings, self.surface, self.community = clock, settings, surface, community
+        self.checks = checks or Checks()
         self.delivery_due = False
+        self.replied: Claimed | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._reply_row: dict[str, Any] | None = None
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._sessions()
@@ -48,6 +81,7 @@ class UnitOfWork:
         await self.session.close()
 
     async def commit(self) -> None:
+        await self._write_outbox()
         await self.session.commit()
 
     def add(self, row: Any) -> None:
@@ -55,19 +89,6 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
-
-    async def first_time(self, event_id: str | None) -> bool:
-        """Record a platform event id; False when it was handled before (a redelivered event)."""
-        if event_id is None:
-            return True
-        if await self.session.get(HandledEvent, event_id) is not None:
-            return False
-        try:
-            async with self.session.begin_nested():
-                self.session.add(HandledEvent(event_id=event_id, at=self.now))
-        except IntegrityError:
-            return False
-        return True
 
     def audit(self, actor: Actor, action: str, subject: str, **detail: Any) -> None:
         self.session.add(
@@ -81,93 +102,108 @@ class UnitOfWork:
             )
         )
 
-    def _outbox(
-        self,
-        op: str,
-        message: Message | None,
-        *,
-        symposium_id: int | None,
-        due_at: datetime | None = None,
-        **fields: Any,
-    ) -> OutboxRow:
-        row = OutboxRow(
-            op=op,
-            symposium_id=symposium_id,
-            payload={"message": dump_message(message)} if message else {},
-            due_at=due_at or self.now,
-            status="pending",
-            attempts=0,
-            created_at=self.now,
-            **fields,
-        )
-        self.session.add(row)
-        if row.due_at <= self.now:
+    # ----- the outbox (rows are written together when the work commits)
+
+    def outbox(self, op: Op, sym: Symposium | None, **fields: Any) -> None:
+        """Add one row (see bot/outbox.py); it belongs to `sym`'s community, else to the request's."""
+        community = sym.community if sym is not None else self.community
+        row = outbox_row(self.now, op, community=community, symposium_id=sym.id if sym else None, **fields)
+        self._rows.append(row)
+        if row["due_at"] <= self.now:
             self.delivery_due = True
-        return row
+
+    def writes(self, op: Op, key: str) -> bool:
+        """Whether this unit of work already writes a row of `op` for the message `key`."""
+        return any(row["op"] == op and row["key"] == key for row in self._rows)
 
     def post(
         self,
+        sym: Symposium,
         channel: str,
         message: Message,
         *,
-        symposium_id: int | None,
         key: str | None = None,
         reactions: tuple[str, ...] = (),
         pin: bool = False,
         dedupe_key: str | None = None,
     ) -> None:
-        row = self._outbox("post", message, symposium_id=symposium_id, channel=channel, key=key, dedupe_key=dedupe_key)
-        row.payload = {**row.payload, "reactions": list(reactions), "pin": pin}
+        extra = {"reactions": list(reactions), "pin": pin} if reactions or pin else None
+        self.outbox(
+            Op.POST,
+            sym,
+            channel=channel,
+            message=message,
+            key=key,
+            extra=extra,
+            dedupe_key=dedupe_key,
+        )
 
-    def edit(self, key: str, message: Message, *, symposium_id: int | None) -> None:
-        self._outbox("edit", message, symposium_id=symposium_id, key=key)
+    def edit(self, sym: Symposium, key: str, message: Message) -> None:
+        self.outbox(Op.EDIT, sym, key=key, message=message)
 
-    def thread(self, key: str, message: Message, *, symposium_id: int | None) -> None:
+    def thread(self, sym: Symposium, key: str, message: Message) -> None:
         """Reply in the thread of the posted message `key` (running commentary under an announcement)."""
-        self._outbox("thread", message, symposium_id=symposium_id, key=key)
+        self.outbox(Op.THREAD, sym, key=key, message=message)
 
-    def dm(self, user_id: str, message: Message, *, symposium_id: int | None) -> None:
-        self._outbox("dm", message, symposium_id=symposium_id, user_id=user_id)
+    def dm(self, sym: Symposium, user_id: str, message: Message) -> None:
+        self.outbox(Op.DM, sym, user_id=user_id, message=message)
 
-    async def dm_each(self, user_ids: list[str], message: Message, *, symposium_id: int) -> None:
-        """The same private message to many people: serialized once, written in bulk."""
-        payload = {"message": dump_message(message)}
-        rows = [
-            {
-                "symposium_id": symposium_id,
-                "op": "dm",
-                "user_id": user_id,
-                "payload": payload,
-                "due_at": self.now,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": self.now,
-            }
-            for user_id in user_ids
-        ]
-        if rows:
-            await self.session.execute(insert(OUTBOX), rows)
+    def dm_each(self, sym: Symposium, user_ids: list[str], message: Message) -> None:
+        """The same private message to many people: a fan-out, delivered after everything else that is due."""
+        for user_id in user_ids:
+            self.outbox(Op.DM, sym, user_id=user_id, message=message, bulk=True)
+
+    def reply(
+        self, user_id: str, message: Message, handle: dict[str, Any] | None, until: datetime | None, lease: timedelta
+    ) -> None:
+        """The private answer to the request being handled, claimed by this process to deliver right after the
+        commit (`self.replied`); if this process dies first, the claim expires and another delivers it."""
+        extra = {"handle": handle, "until": until.isoformat() if until else None}
+        self._reply_row = outbox_row(
+            self.now,
+            Op.REPLY,
+            community=self.community,
+            symposium_id=None,
+            user_id=user_id,
+            message=message,
+            extra=extra,
+            claimed_until=self.now + lease,
+            claim=uuid.uuid4().hex,
+        )
+
+    async def write_now(self, rows: list[dict[str, Any]]) -> None:
+        """Insert prepared rows at once (reminders, planned in bounded chunks)."""
+        await write_rows(self.session, rows)
+        if any(row["due_at"] <= self.now for row in rows):
             self.delivery_due = True
 
-    def schedule(self, row: OutboxRow) -> None:
-        """Add a prepared future row (a reminder)."""
-        self.session.add(row)
+    async def _write_outbox(self) -> None:
+        rows, self._rows = self._rows, []
+        await self.write_now(rows)
+        if (reply := self._reply_row) is not None:
+            row_id = await self.session.scalar(
+                dialect_insert(self.session, OutboxRow).values(reply).returning(OutboxRow.id)
+            )
+            assert row_id is not None
+            self.replied, self._reply_row = Claimed(row_id, reply["claim"]), None
 
-    async def refresh_index(self, symposium_id: int) -> None:
+    async def refresh_index(self, sym: Symposium) -> None:
         """Ask for the Essay Index to be re-rendered; changes within a minute of the last edit are merged.
         Every public change comes through here, so it also bumps the symposium's public version."""
         await self.session.execute(
-            update(Symposium).where(Symposium.id == symposium_id).values(public_version=Symposium.public_version + 1)
+            update(Symposium).where(Symposium.id == sym.id).values(public_version=Symposium.public_version + 1)
         )
+        if any(row["op"] == Op.INDEX and row["symposium_id"] == sym.id for row in self._rows):
+            return
         waiting = await self.session.scalar(
             select(OutboxRow.id)
-            .where(OutboxRow.op == "index", OutboxRow.symposium_id == symposium_id, OutboxRow.status == "pending")
+            .where(OutboxRow.op == Op.INDEX, OutboxRow.symposium_id == sym.id, OutboxRow.status == Status.PENDING)
             .limit(1)
         )
         if waiting is not None:
             return
         last = await self.session.scalar(
-            select(func.max(OutboxRow.sent_at)).where(OutboxRow.op == "index", OutboxRow.symposium_id == symposium_id)
+            select(func.max(OutboxRow.sent_at)).where(OutboxRow.op == Op.INDEX, OutboxRow.symposium_id == sym.id)
         )
         due = max(self.now, last + INDEX_EVERY) if last else self.now
-        self._outbox("index", None, symposium_id=symposium_id, due_at=due)
+        self.outbox(Op.INDEX, sym, due_at=due)

@@ -2,20 +2,11 @@
 
 from datetime import datetime
 
-import humanize
-
 from bot.messages import ChannelRef, Line, Link, Mention, Message, Part, Strong, Text, Time
-from bot.values import zone_info
 
 
 def render_time(part: Time, now: datetime) -> str:
-    local = part.at.astimezone(zone_info(part.zone))
-    shown = f"{local:%a %Y-%m-%d %H:%M} {part.zone}"
-    if not part.relative:
-        return f"{local:%a %Y-%m-%d} {part.zone}" if (local.hour, local.minute) == (0, 0) else shown
-    delta = part.at - now
-    words = humanize.naturaldelta(abs(delta))
-    return f"{shown} ({'in ' + words if delta.total_seconds() >= 0 else words + ' ago'})"
+    return f"{part.zoned()} ({part.relative_to(now)})" if part.relative else part.zoned()
 
 
 def render_part(part: Part, now: datetime) -> str:

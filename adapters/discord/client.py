@@ -56,7 +56,10 @@ class SymposiumClient(discord.Client):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
-        self.tree = app_commands.CommandTree(self)
+        # Installed to servers only (not to a user's account): the commands act on a server's symposium.
+        self.tree = app_commands.CommandTree(
+            self, allowed_installs=app_commands.AppInstallationType(guild=True, user=False)
+        )
         self.reactions: Reactions | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -97,12 +100,14 @@ class SymposiumClient(discord.Client):
         task.add_done_callback(self._tasks.discard)
 
     async def _reconcile(self) -> None:
+        """Decisions made on cards while away, then requests acknowledged but left unhandled by a stopped bot."""
         if self.reactions is None:
             return
         try:
             await self.reactions.reconcile()
+            await self.reactions.bot.recover()
         except Exception:  # the cards stay pending; the next (re)connection reads them again
-            log.exception("reconciling review cards failed")
+            log.exception("catching up after connecting failed")
         self.dispatch("cards_reconciled")  # `await client.wait_for("cards_reconciled")` to follow it
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:

@@ -10,19 +10,19 @@ deadline holds however busy the database is, and the reply then replaces the "th
 import asyncio
 import inspect
 import logging
+from datetime import timedelta
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from adapters.discord.forms import INTENT, IntentForm
-from adapters.discord.people import actor_of
+from adapters.discord.people import actor_of, facts_of
 from adapters.discord.render import pages
 from adapters.discord.sender import NO_MENTIONS
-from bot.commands import Origin
 from bot.core import SymposiumBot, error_reply
-from bot.errors import UserError
-from bot.grammar import CATALOGUE, CommandSpec, OptionSpec, build
+from bot.grammar import CATALOGUE, CommandSpec, OptionSpec
+from bot.inbox import Arrival, Kind
 from bot.messages import Message
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ OPTION_TYPES = {
     "user": discord.AppCommandOptionType.user,
 }
 SERVERS_ONLY = "Symposium Bot's commands work in a server's channels, not in direct messages."
+TOKEN_LIVES = timedelta(minutes=15)  # Discord: an interaction token answers for 15 minutes
 # Commands in the core at once. More only queue for database connections (SQLAlchemy's pool; SQLite's one writer)
 # while slowing the event loop that acknowledges new interactions; the rest wait here, already deferred, in order.
 COMMANDS_AT_ONCE = 4
@@ -98,24 +99,32 @@ class Runner:
         if spec is INTENT and not values:  # the form must be the first answer, before any database work
             await interaction.response.send_modal(IntentForm(f"intent:{interaction.id}", self.submit_form, self.fail))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await reply(interaction, await self.execute(interaction, spec, values))
+        await self.execute(interaction, spec, values)
 
     async def submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await reply(interaction, await self.execute(interaction, INTENT, values))
+        await self.execute(interaction, INTENT, values)
 
-    async def execute(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, str]) -> Message:
+    async def execute(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, str]) -> None:
+        """Record the interaction, acknowledge it ("thinking…"), then handle it: the core's reply replaces the
+        "thinking…" message through the interaction's token, or arrives as a DM if the bot was down too long."""
         if not isinstance(interaction.user, discord.Member):
-            return error_reply(SERVERS_ONLY)
-        actor = actor_of(interaction.user, self.editor_role)
-        origin = Origin(channel=str(interaction.channel_id), event_id=str(interaction.id))
-        try:
-            command = build(spec, values, actor, origin)
-        except UserError as exc:
-            return error_reply(exc.message)
+            await reply(interaction, error_reply(SERVERS_ONLY))
+            return
+        ticket = await self.bot.receive(
+            Arrival(
+                key=f"discord:{interaction.id}",
+                community=str(interaction.user.guild.id),
+                user_id=str(interaction.user.id),
+                kind=Kind.FORM,
+                body={"command": spec.path, "values": values, "channel": str(interaction.channel_id)},
+                facts=facts_of(interaction.user, self.editor_role),
+                reply={"application_id": str(interaction.application_id), "token": interaction.token},
+                reply_until=self.bot.clock.now() + TOKEN_LIVES,
+            )
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self._running:
-            return await self.bot.handle(command)
+            await self.bot.handle(ticket)
 
     async def suggest(
         self, interaction: discord.Interaction, option: OptionSpec, typed: str

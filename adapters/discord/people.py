@@ -1,6 +1,7 @@
 """Discord members as the core's Actor facts; bot/permissions.py decides what those facts allow."""
 
 import logging
+from typing import Any
 
 import discord
 
@@ -9,16 +10,27 @@ from bot.commands import Actor
 log = logging.getLogger(__name__)
 
 
+def facts_of(member: discord.Member, editor_role: str) -> dict[str, Any]:
+    """The facts the core decides on: Manage Server (admin) and holding the role named `editor_role` (any case),
+    as recorded with an arrival (Discord sends the member along with every interaction)."""
+    return {
+        "name": member.display_name,
+        "is_admin": member.guild_permissions.manage_guild,
+        "holds_editor_role": any(role.name.casefold() == editor_role.casefold() for role in member.roles),
+    }
+
+
 def actor_of(member: discord.Member, editor_role: str) -> Actor:
-    """The facts the core decides on: Manage Server (admin) and holding the role named `editor_role` (any case)."""
-    admin = member.guild_permissions.manage_guild
-    holds_role = any(role.name.casefold() == editor_role.casefold() for role in member.roles)
+    return actor_from(str(member.guild.id), str(member.id), facts_of(member, editor_role))
+
+
+def actor_from(community: str, user_id: str, facts: dict[str, Any]) -> Actor:
     return Actor(
-        community=str(member.guild.id),
-        user_id=str(member.id),
-        name=member.display_name,
-        is_admin=admin,
-        holds_editor_role=holds_role,
+        community=community,
+        user_id=user_id,
+        name=str(facts["name"]),
+        is_admin=bool(facts["is_admin"]),
+        holds_editor_role=bool(facts["holds_editor_role"]),
     )
 
 

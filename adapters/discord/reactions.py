@@ -7,14 +7,14 @@ over REST, which needs no privileged intent.
 
 import asyncio
 import logging
+import uuid
 
 import discord
 
-from adapters.discord.people import actor_of, fetch_actor
-from bot.commands import Actor, ReactOnCard, ReconcileCard
+from adapters.discord.people import facts_of, fetch_actor
+from bot.commands import Actor, ReconcileCard
 from bot.core import SymposiumBot
-from bot.ports import DeliveryError
-from bot.services.reviews import decision_of
+from bot.inbox import Arrival, Kind
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +39,29 @@ class Reactions:
             self.client.dispatch("reaction_handled", payload)
 
     async def _decide(self, payload: discord.RawReactionActionEvent) -> None:
-        """The bot's own reactions, those in DMs and those that cannot decide change nothing."""
+        """The bot's own reactions, those in DMs and those that cannot decide are never recorded. A reaction has
+        no private answer on Discord: a note for the reactor goes by DM."""
         own = self.client.user is not None and payload.user_id == self.client.user.id
         emoji = emoji_text(payload.emoji)
-        if own or payload.guild_id is None or decision_of(emoji) is None:
+        if own or payload.guild_id is None or not self.bot.heeds(emoji):
             return
-        if payload.member is not None:
-            actor: Actor | None = actor_of(payload.member, self.editor_role)
-        else:
-            try:
-                actor = await fetch_actor(self.client, payload.guild_id, payload.user_id, self.editor_role)
-            except discord.HTTPException as exc:  # the next reconciliation reads the card again
-                log.warning("could not learn who reacted (%s): %s", payload.user_id, exc)
-                return
-        if actor is None:
-            return
-        note = await self.bot.react(
-            ReactOnCard(
-                actor=actor,
-                channel=str(payload.channel_id),
-                message_ref=str(payload.message_id),
-                emoji=emoji,
-                added=payload.event_type == "REACTION_ADD",
+        facts = facts_of(payload.member, self.editor_role) if payload.member is not None else {}
+        ticket = await self.bot.receive(
+            Arrival(
+                key=f"discord:reaction:{uuid.uuid4().hex}",  # gateway events carry no id; a RESUME replays none twice
+                community=str(payload.guild_id),
+                user_id=str(payload.user_id),
+                kind=Kind.REACTION,
+                body={
+                    "channel": str(payload.channel_id),
+                    "ref": str(payload.message_id),
+                    "emoji": emoji,
+                    "added": payload.event_type == "REACTION_ADD",
+                },
+                facts=facts,
             )
         )
-        if note is not None:  # a reaction has no private reply on Discord: the note goes by DM
-            try:
-                await self.bot.platform.direct_message(actor.user_id, note)
-            except DeliveryError as exc:
-                log.warning("could not tell %s why their reaction changed nothing: %s", actor.user_id, exc)
+        await self.bot.handle(ticket)
 
     async def reconcile(self) -> None:
         """Read the reactions on every review card still pending, so decisions made while away are kept.
@@ -96,7 +90,7 @@ class Reactions:
         found = []
         for reaction in message.reactions:
             emoji = emoji_text(reaction.emoji)
-            if decision_of(emoji) is None:
+            if not self.bot.decides(emoji):
                 continue
             async for user in reaction.users():
                 if self.client.user is not None and user.id == self.client.user.id:

@@ -14,7 +14,6 @@ from urllib.parse import quote
 import discord
 
 from bot.messages import ChannelRef, Line, Link, Mention, Message, Part, Strong, Text, Time
-from bot.values import zone_info
 
 TITLE_MAX, DESCRIPTION_MAX, TOTAL_MAX, CONTENT_MAX, EMBEDS_MAX = 256, 4096, 6000, 2000, 10
 CUT = "… (cut here: too long for one Discord message)"
@@ -102,11 +101,9 @@ def render_part(part: Part) -> str:
 
 def render_time(part: Time) -> str:
     """Each reader's own time (`<t:…:F>`, relative `<t:…:R>`), with the time in the symposium's zone named."""
-    stamp = int(part.at.timestamp())
-    local = part.at.astimezone(zone_info(part.zone))
-    if not part.relative and (local.hour, local.minute) == (0, 0):
-        return f"<t:{stamp}:D> ({escape(f'{local:%a %Y-%m-%d} {part.zone}')})"
-    zoned = escape(f"{local:%a %Y-%m-%d %H:%M} {part.zone}")
+    stamp, zoned = int(part.at.timestamp()), escape(part.zoned())
+    if part.whole_day():
+        return f"<t:{stamp}:D> ({zoned})"
     return f"<t:{stamp}:F> ({zoned}, <t:{stamp}:R>)" if part.relative else f"<t:{stamp}:F> ({zoned})"
 
 

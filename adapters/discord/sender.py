@@ -10,15 +10,19 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
+from discord.http import Route
 
 from adapters.discord.pacing import Pacer
-from adapters.discord.render import pages, render
+from adapters.discord.people import actor_from, fetch_actor
+from adapters.discord.render import Rendered, pages, render
+from bot.commands import Actor
+from bot.grammar import OptionSpec
 from bot.messages import Message, MessageBuilder
-from bot.ports import ChannelCheck, MessageGone, RetryLater, Undeliverable
+from bot.ports import Attempt, ChannelCheck, MessageGone, RateLimited, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,8 @@ DM_PLACE = "dm"  # every DM shares one pacing slot: DMs to many people are paced
 THREAD_NAME_MAX = 100
 THREAD_EXISTS, DMS_CLOSED, MISSING_ACCESS, MISSING_PERMISSIONS = 160004, 50007, 50001, 50013
 UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, UNKNOWN_USER, TOO_MANY_PINS = 10003, 10008, 10013, 30003
+UNKNOWN_WEBHOOK, INVALID_WEBHOOK_TOKEN = 10015, 50027  # an interaction token that expired or was never valid
+EPHEMERAL = 64
 # What each ability needs in a channel: (discord.Permissions attribute alternatives, the name to grant).
 NEEDS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "post": ((("view_channel",), "View Channel"), (("send_messages",), "Send Messages"), (("embed_links",), "Embed Links")),
@@ -46,28 +52,38 @@ DMS_CLOSED_HINT = (
 
 
 class DiscordPlatform:
-    """Delivers rendered messages; a message's ref is its id (a thread on it has the same id)."""
+    """Delivers rendered messages; a message's ref is its id (a thread on it has the same id).
+
+    Every message carries its outbox row as Discord's `nonce` (discord.py sends `enforce_nonce` with it), so a
+    row sent again after its process died mid-send returns the message already posted instead of a second one,
+    within Discord's window for nonces (a few minutes; the outbox's lease is shorter).
+
+    Args:
+        editor_role: the role whose holders are editors (with Manage Server), for members learned over REST.
+    """
 
     name = "discord"
     # The core sizes Essay Index pages by plain text; Discord's forms (timestamps with the zone, bold, escapes) are
     # longer, and 3,400 keeps each page inside one embed's 4,096 characters (tests/adapters/test_discord_render.py).
     index_page_chars = 3400
 
-    def __init__(self, client: discord.Client, pacer: Pacer) -> None:
-        self.client, self.pacer = client, pacer
+    def __init__(self, client: discord.Client, pacer: Pacer, editor_role: str = "Editor") -> None:
+        self.client, self.pacer, self.editor_role = client, pacer, editor_role
 
-    async def post(self, channel: str, message: Message) -> str:
+    async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         out = render(message)
         place = self._place(channel)
         sent = await self._call(
             "post",
             channel,
-            lambda: place.send(content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS),
+            lambda: place.send(
+                content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS, nonce=attempt.nonce
+            ),
             place=channel,
         )
         return str(sent.id)
 
-    async def edit(self, channel: str, ref: str, message: Message) -> None:
+    async def edit(self, community: str, channel: str, ref: str, message: Message) -> None:
         out = render(message)
         target = self._place(channel).get_partial_message(_id(ref))
         await self._call(
@@ -76,18 +92,18 @@ class DiscordPlatform:
             lambda: target.edit(content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS),
         )
 
-    async def pin(self, channel: str, ref: str) -> None:
+    async def pin(self, community: str, channel: str, ref: str) -> None:
         await self._call("pin", channel, self._place(channel).get_partial_message(_id(ref)).pin)
 
-    async def unpin(self, channel: str, ref: str) -> None:
+    async def unpin(self, community: str, channel: str, ref: str) -> None:
         await self._call("pin", channel, self._place(channel).get_partial_message(_id(ref)).unpin)
 
-    async def add_reactions(self, channel: str, ref: str, emojis: tuple[str, ...]) -> None:
+    async def add_reactions(self, community: str, channel: str, ref: str, emojis: tuple[str, ...]) -> None:
         target = self._place(channel).get_partial_message(_id(ref))
         for emoji in emojis:
             await self._call("react", channel, partial(target.add_reaction, emoji))
 
-    async def reply_in_thread(self, channel: str, ref: str, message: Message) -> str:
+    async def reply_in_thread(self, community: str, channel: str, ref: str, message: Message, attempt: Attempt) -> str:
         """Post in the thread on message `ref`, starting it first (a thread started on a message has its id)."""
         name = (message.title or "Running commentary")[:THREAD_NAME_MAX]
         await self._call(
@@ -98,9 +114,9 @@ class DiscordPlatform:
             ),
             ok={THREAD_EXISTS},
         )
-        return await self.post(ref, message)
+        return await self.post(community, ref, message, attempt)
 
-    async def direct_message(self, user_id: str, message: Message) -> None:
+    async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
         dm = await self._call("dm", None, lambda: self.client.create_dm(discord.Object(_id(user_id))))
         out = pages(message)
         for n, page in enumerate(out):
@@ -109,11 +125,40 @@ class DiscordPlatform:
             await self._call(
                 "dm",
                 None,
-                partial(dm.send, content=page.content, embeds=page.embeds, file=file, allowed_mentions=NO_MENTIONS),
+                partial(
+                    dm.send,
+                    content=page.content,
+                    embeds=page.embeds,
+                    file=file,
+                    allowed_mentions=NO_MENTIONS,
+                    nonce=attempt.nonce if n == 0 else f"{attempt.nonce}-{n}",
+                ),
                 place=DM_PLACE,
             )
 
-    async def check_channel(self, channel: str) -> ChannelCheck:
+    async def reply(self, community: str, handle: dict[str, Any], message: Message) -> None:
+        """Replace an interaction's "thinking…" message with the answer; more pages follow as private followups.
+        Through the interaction's webhook routes, so it works after a restart too (no Interaction object then)."""
+        first, *more = pages(message)
+        app, token = handle["application_id"], handle["token"]
+        original = Route(
+            "PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", webhook_id=app, webhook_token=token
+        )
+        await self._call("reply", None, lambda: self.client.http.request(original, json=_payload(first)))
+        followup = Route("POST", "/webhooks/{webhook_id}/{webhook_token}", webhook_id=app, webhook_token=token)
+        for page in more:
+            await self._call("reply", None, partial(self.client.http.request, followup, json=_payload(page, True)))
+
+    async def actor(self, community: str, user_id: str, facts: dict[str, Any]) -> Actor | None:
+        """From the facts recorded with an interaction; a reaction's member is fetched over REST when absent."""
+        if facts:
+            return actor_from(community, user_id, facts)
+        return await fetch_actor(self.client, int(community), int(user_id), self.editor_role)
+
+    def normalize(self, option: OptionSpec, value: str) -> str:
+        return value  # Discord's typed options arrive as ids and plain values already
+
+    async def check_channel(self, community: str, channel: str) -> ChannelCheck:
         """What the bot may do in `channel`, from its computed permissions there (nothing is posted)."""
         try:
             place = self.client.get_channel(_id(channel)) or await self._call(
@@ -133,12 +178,12 @@ class DiscordPlatform:
         everyone = place.permissions_for(place.guild.default_role).view_channel
         return ChannelCheck(channel, works=tuple(works), missing=missing, readable_by_everyone=everyone)
 
-    async def check_direct_message(self, user_id: str) -> str | None:
+    async def check_direct_message(self, community: str, user_id: str) -> str | None:
         """Discord tells whether a DM arrives only by sending one, so this sends a short one."""
         probe = MessageBuilder("Checking direct messages", tag="note")
         probe.line("This is /symposium check making sure I can reach you here. Nothing to do.")
         try:
-            await self.direct_message(user_id, probe.build())
+            await self.direct_message(community, user_id, probe.build(), Attempt(f"check-{user_id}"[:25]))
         except (Undeliverable, RetryLater) as exc:
             return _explain(exc)
         return None
@@ -161,7 +206,7 @@ class DiscordPlatform:
             try:
                 return await call()
             except discord.RateLimited as exc:
-                raise RetryLater(f"Discord rate-limited {what} for {exc.retry_after:.0f} s", exc.retry_after) from exc
+                raise RateLimited(f"Discord rate-limited {what} for {exc.retry_after:.0f} s", exc.retry_after) from exc
             except discord.HTTPException as exc:
                 if exc.code in ok:
                     return None  # type: ignore[return-value]
@@ -176,6 +221,8 @@ class DiscordPlatform:
         where = self._name(channel)
         if exc.code == UNKNOWN_MESSAGE:
             return MessageGone(reason)
+        if exc.code in (UNKNOWN_WEBHOOK, INVALID_WEBHOOK_TOKEN):
+            return Undeliverable(reason, "the interaction expired")
         if exc.code == DMS_CLOSED:
             return Undeliverable(reason, DMS_CLOSED_HINT)
         if exc.code == MISSING_ACCESS:
@@ -194,6 +241,15 @@ class DiscordPlatform:
     def _name(self, channel: str | None) -> str:
         found = self.client.get_channel(int(channel)) if channel and channel.isdigit() else None
         return f"#{found.name}" if isinstance(found, discord.abc.GuildChannel) else "that channel"
+
+
+def _payload(page: Rendered, ephemeral: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "content": page.content or None,
+        "embeds": [embed.to_dict() for embed in page.embeds],
+        "allowed_mentions": NO_MENTIONS.to_dict(),
+    }
+    return body | ({"flags": EPHEMERAL} if ephemeral else {})
 
 
 def _lacking(granted: discord.Permissions, needs: tuple[tuple[tuple[str, ...], str], ...]) -> list[str]:

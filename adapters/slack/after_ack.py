@@ -11,7 +11,9 @@ database engine closes.
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -21,19 +23,22 @@ WORKERS = 4
 class AfterAck:
     def __init__(self, workers: int = WORKERS) -> None:
         self._slots = asyncio.Semaphore(workers)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
-    def start(self, work: Coroutine[Any, Any, None], *, now: bool = False) -> None:
+    def start(self, work: Coroutine[Any, Any, Any], *, now: bool = False) -> None:
         """Run `work` when a worker is free (`now`: at once, e.g. for a trigger_id that expires in 3 s)."""
-        task = asyncio.create_task(work if now else self._in_turn(work))
+        self.keep(asyncio.ensure_future(work if now else self._in_turn(work)))
+
+    def keep(self, task: "asyncio.Future[Any]") -> None:
+        """Work already under way (a form's handling, which the ack waited on for a while) to drain too."""
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
-    async def _in_turn(self, work: Coroutine[Any, Any, None]) -> None:
+    async def _in_turn(self, work: Coroutine[Any, Any, T]) -> T:
         async with self._slots:
-            await work
+            return await work
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: "asyncio.Future[Any]") -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("work after an ack failed", exc_info=error)

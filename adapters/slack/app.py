@@ -13,14 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.after_ack import AfterAck
 from adapters.slack.listeners import register
-from adapters.slack.people import People
+from adapters.slack.sender import CALL_TIMEOUT_SECONDS, SlackPlatform
 from adapters.slack.settings import SlackSettings
 from bot.core import SymposiumBot
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-CALL_TIMEOUT_SECONDS = 10
 
 
 def make_client(settings: SlackSettings) -> AsyncWebClient:
@@ -31,27 +30,19 @@ def make_client(settings: SlackSettings) -> AsyncWebClient:
     )
 
 
-def build_app(
-    bot: SymposiumBot,
-    settings: SlackSettings,
-    *,
-    after_ack: AfterAck,
-    client: AsyncWebClient | None = None,
-    people: People | None = None,
-) -> AsyncApp:
+def build_app(bot: SymposiumBot, settings: SlackSettings, platform: SlackPlatform, *, after_ack: AfterAck) -> AsyncApp:
     """The bolt app, verifying Slack's request signatures, with every listener registered.
 
     Listeners answer Slack as soon as they return (`process_before_response`) and leave the work to
     `after_ack`, which the caller drains before the core closes.
     """
-    client = client or make_client(settings)
     app = AsyncApp(
-        client=client,
+        client=platform.client,
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=True,
         process_before_response=True,
     )
-    register(app, bot, people or People(client), after_ack)
+    register(app, bot, platform, after_ack)
     return app
 
 
@@ -59,6 +50,10 @@ def slack_routes(app: AsyncApp, path: str = EVENTS_PATH) -> list[web.RouteDef]:
     """The HTTP endpoint for commands, events and interactions, to mount on any aiohttp application."""
 
     async def events(request: web.Request) -> web.Response:
+        # slack-sdk's signature check does int() on the timestamp, so a malformed one would end in a 500 and a
+        # traceback for any unsigned request: refuse it here as what it is, an unauthenticated request.
+        if not request.headers.get("X-Slack-Request-Timestamp", "0").isdigit():
+            return web.json_response({"error": "invalid request"}, status=401)
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
     return [web.post(path, events)]
@@ -98,6 +93,10 @@ async def serve_socket_mode(
             task.add_done_callback(running.discard)
 
     handler.client.message_listeners.append(hello)
+    # Ask for the first WebSocket address ourselves: slack-sdk's connect() retries a refused app token forever,
+    # where this fails at once with Slack's error (the CLI turns it into one line naming SLACK_APP_TOKEN).
+    opened = await handler.client.web_client.apps_connections_open(app_token=app_token)
+    handler.client.wss_uri = str(opened["url"])
     await handler.connect_async()
     try:
         if ready is not None:

@@ -1,15 +1,19 @@
-"""Slack requests into core commands: slash commands, the /intent form and reactions on review cards.
+"""Slack requests into the core: slash commands, the /intent form and reactions on review cards.
 
-Every listener acknowledges and returns before any database work, handing that work to AfterAck, so Slack has
-its answer within 3 seconds whatever the database is doing; the reply then goes privately to the request's
-response_url. Redelivered events are not dropped by their X-Slack-Retry-Num header: the core records each
-event_id with the change it causes. Only a form submission waits for the core (FORM_WAIT_SECONDS at most), so
-that a refusal can be shown under the field it concerns.
+Each listener records what arrived in the core's inbox (one short insert, bounded), acknowledges, and hands the
+handling to AfterAck, so Slack has its answer within 3 seconds whatever the database is doing and a request
+acknowledged is never lost: if the bot stops before handling it, it is handled on the next start. The answer
+goes privately to the request's response_url (a reaction's as an ephemeral message). A redelivered event or a
+replayed command carries the same `event_id`/`trigger_id` and is recognised by the inbox; nothing is dropped
+by its X-Slack-Retry-Num header. Only a form submission waits for the core (FORM_WAIT_SECONDS at most), so that
+a refusal can be shown under the field it concerns.
 """
 
 import asyncio
+import hashlib
+import json
 import logging
-import re
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -17,92 +21,52 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import forms
 from adapters.slack.after_ack import AfterAck
-from adapters.slack.people import People
-from adapters.slack.render import render
-from bot.commands import Actor, Origin, ReactOnCard
+from adapters.slack.sender import SlackPlatform
 from bot.core import SymposiumBot, error_reply
-from bot.errors import UserError
-from bot.grammar import OptionSpec, build, parse
+from bot.inbox import Arrival, Kind
 from bot.messages import Message, plain_part
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("/intent", "/submit", "/withdraw", "/essays", "/symposium")
 FORM_WAIT_SECONDS = 2.0  # how long a form submission waits for the core, inside Slack's 3 s for the ack
-WHO_FAILED = "Slack did not tell me who you are just now, so nothing was changed. Please try again in a moment."
-
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
-_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|[^>]*)?>")
-_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+RESPONSE_URL_LIVES = timedelta(minutes=30)  # Slack: a response_url works for 30 minutes (up to five answers)
 
 
-def normalize(option: OptionSpec, value: str) -> str:
-    """Slack's escaped text to what the user meant: ids for user, channel and link options, literal text else.
-
-    Slack sends `<@U1|ann>`, `<#C1|essays>`, `<https://x|x>` and `<!here>` for what was typed as `@ann`,
-    `#essays`, a link and `@here`, and `&amp;`, `&lt;`, `&gt;` for `&`, `<`, `>`.
-    """
-    pattern = {"user": _USER, "channel": _CHANNEL, "link": _LINK}.get(option.kind)
-    if pattern is not None and (match := pattern.search(value)):
-        return _unescape(match[1])
-    literal = _USER.sub(lambda m: "@" + (m[2] or m[1]), value)
-    literal = _CHANNEL.sub(lambda m: "#" + (m[2] or m[1]), literal)
-    literal = _LINK.sub(lambda m: m[1], literal)
-    literal = _SPECIAL.sub(lambda m: m[2] if m[2] is not None else "@" + m[1], literal)
-    return _unescape(literal)
+def _digest(values: dict[str, str]) -> str:
+    """A form submission's fingerprint: a replayed request repeats it, a corrected resubmission does not."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _unescape(text: str) -> str:
-    """Slack escapes only these three (`&amp;` last, so `&amp;lt;` stays the literal `&lt;`)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def register(app: AsyncApp, bot: SymposiumBot, platform: SlackPlatform, after_ack: AfterAck) -> None:
+    """Attach the listeners."""
 
-
-def register(app: AsyncApp, bot: SymposiumBot, people: People, after_ack: AfterAck) -> None:
-    """Attach the listeners; `people` turns Slack users into the core's Actor facts."""
-
-    async def reply(response_url: str | None, message: Message) -> None:
-        if not response_url:
-            log.warning("no response_url to answer with: %s", message.plain()[:200])
-            return
-        blocks, text = render(message, bot.clock.now())
-        sent = await AsyncWebhookClient(response_url).send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
-        if sent.status_code != 200:
-            log.warning("response_url answered %s: %s", sent.status_code, sent.body[:200])
-
-    async def actor(community: str, user_id: str) -> Actor | None:
-        try:
-            return await people.actor(community, user_id)
-        except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-            return None
-
-    async def run_command(command: dict[str, str]) -> Message:
-        who = await actor(command["team_id"], command["user_id"])
-        if who is None:
-            return error_reply(WHO_FAILED)
-        line = f"{command['command']} {command.get('text', '')}"
-        try:
-            parsed = parse(line, who, Origin(channel=command["channel_id"]), normalize)
-        except UserError as exc:
-            return error_reply(*exc.parts)
-        return await bot.handle(parsed)
-
-    async def answer(command: dict[str, str]) -> None:
-        await reply(command.get("response_url"), await run_command(command))
+    def answer(url: str | None) -> tuple[dict[str, Any] | None, Any]:
+        """A reply handle for a response_url, and until when it works."""
+        return ({"response_url": url}, bot.clock.now() + RESPONSE_URL_LIVES) if url else (None, None)
 
     async def on_command(ack: AsyncAck, command: dict[str, str], client: AsyncWebClient) -> None:
-        await ack()
         if command["command"] == "/intent" and not command.get("text", "").strip():
+            await ack()
             after_ack.start(open_form(client, command), now=True)
-        else:
-            after_ack.start(answer(command))
+            return
+        reply, until = answer(command.get("response_url"))
+        ticket = await bot.receive(
+            Arrival(
+                key=f"slack:{command['team_id']}:{command.get('trigger_id') or command.get('response_url')}",
+                community=command["team_id"],
+                user_id=command["user_id"],
+                kind=Kind.COMMAND,
+                body={"text": f"{command['command']} {command.get('text', '')}", "channel": command["channel_id"]},
+                reply=reply,
+                reply_until=until,
+            )
+        )
+        await ack()
+        after_ack.start(bot.handle(ticket))
 
     async def open_form(client: AsyncWebClient, command: dict[str, str]) -> None:
         """The empty /intent form; the trigger_id it needs lives 3 seconds, so nothing else comes first."""
@@ -111,61 +75,72 @@ def register(app: AsyncApp, bot: SymposiumBot, people: People, after_ack: AfterA
             await client.views_open(trigger_id=command["trigger_id"], view=view)
         except SlackApiError as exc:
             log.warning("views.open failed: %s", exc.response.get("error"))
-            failed = error_reply("I couldn't open the form: type /intent title:<working title> instead.")
-            await reply(command.get("response_url"), failed)
-
-    async def declare_from_form(body: dict[str, Any], values: dict[str, str], channel: str) -> Message:
-        who = await actor(body["user"].get("team_id") or body["team"]["id"], body["user"]["id"])
-        if who is None:
-            return error_reply(WHO_FAILED)
-        try:
-            command = build(forms.INTENT, values, who, Origin(channel=channel))
-        except UserError as exc:
-            return error_reply(*exc.parts)
-        return await bot.handle(command)
-
-    async def reply_when_done(response_url: str | None, work: "asyncio.Future[Message]") -> None:
-        await reply(response_url, await work)
+            reply, _ = answer(command.get("response_url"))
+            if reply is not None:
+                failed = error_reply("I couldn't open the form: type /intent title:<working title> instead.")
+                await platform.reply(command["team_id"], reply, failed)
 
     async def on_intent_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Wait briefly for the core, so a refusal can be shown in the form itself; else answer privately."""
         values, metadata = forms.submitted(view)
-        work = asyncio.ensure_future(declare_from_form(body, values, metadata.get("channel", "")))
-        done, _ = await asyncio.wait({work}, timeout=FORM_WAIT_SECONDS)
-        if work in done and (result := work.result()).tag == "error":
-            text = " ".join("".join(plain_part(p) for p in line.parts) for line in result.lines)
+        team = body["user"].get("team_id") or body["team"]["id"]
+        reply, until = answer(metadata.get("response_url"))
+        ticket = await bot.receive(
+            Arrival(
+                key=f"slack:{team}:view:{body.get('trigger_id')}:{_digest(values)}",
+                community=team,
+                user_id=body["user"]["id"],
+                kind=Kind.FORM,
+                body={"command": forms.INTENT.path, "values": values, "channel": metadata.get("channel", "")},
+                reply=reply,
+                reply_until=until,
+            )
+        )
+        waiting = True
+        shown: list[Message] = []
+
+        def inline(message: Message) -> bool:
+            """Errors shown under the form's fields while Slack still waits for the ack; the rest by reply."""
+            if waiting and message.tag == "error":
+                shown.append(message)
+                return True
+            return False
+
+        work = asyncio.ensure_future(bot.handle(ticket, inline=inline))
+        await asyncio.wait({work}, timeout=FORM_WAIT_SECONDS)
+        waiting = False
+        if shown:
+            text = " ".join("".join(plain_part(p) for p in line.parts) for line in shown[0].lines)
             await ack(response_action="errors", errors=forms.field_errors(text))
             return
         await ack()
-        after_ack.start(reply_when_done(metadata.get("response_url"), work), now=True)
+        after_ack.keep(work)
 
     async def on_reaction(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
-        """Bolt acknowledges the event when this returns; the decision is made after."""
+        """Only ✅ ❌ ✏️ by people on messages can decide anything; bolt acknowledges when this returns."""
         item = event.get("item") or {}
-        if item.get("type") == "message" and event.get("user") not in (None, context.bot_user_id):
-            after_ack.start(react(event, body.get("team_id") or context.team_id or "", body.get("event_id")))
-
-    async def react(event: dict[str, Any], community: str, event_id: str | None) -> None:
-        item, who = event["item"], await actor(community, event["user"])
-        if who is None:
+        user = event.get("user")
+        if item.get("type") != "message" or user in (None, context.bot_user_id):
             return
-        reaction = ReactOnCard(
-            actor=who,
-            channel=item["channel"],
-            message_ref=item["ts"],
-            emoji=event["reaction"],
-            added=event["type"] == "reaction_added",
-            event_id=event_id,
+        if not bot.heeds(str(event.get("reaction", ""))):
+            return
+        team = body.get("team_id") or context.team_id or ""
+        ticket = await bot.receive(
+            Arrival(
+                key=f"slack:{team}:{body.get('event_id') or event.get('event_ts')}",
+                community=team,
+                user_id=str(user),
+                kind=Kind.REACTION,
+                body={
+                    "channel": item["channel"],
+                    "ref": item["ts"],
+                    "emoji": event["reaction"],
+                    "added": event["type"] == "reaction_added",
+                },
+                reply={"ephemeral": {"channel": item["channel"], "user": user}},
+            )
         )
-        note = await bot.react(reaction)
-        if note is not None:
-            blocks, text = render(note, bot.clock.now())
-            try:
-                await app.client.chat_postEphemeral(
-                    channel=item["channel"], user=event["user"], text=text, blocks=blocks
-                )
-            except SlackApiError as exc:
-                log.warning("could not tell %s privately: %s", event["user"], exc.response.get("error"))
+        after_ack.start(bot.handle(ticket))
 
     for name in COMMANDS:
         app.command(name)(on_command)

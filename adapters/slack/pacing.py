@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from adapters.spacing import Spacing
 
@@ -26,6 +27,7 @@ SLACK_TIERS: Mapping[str, int] = {
     "reactions.get": 50,
     "conversations.open": 50,
     "conversations.info": 50,
+    "conversations.history": 50,
     "files.getUploadURLExternal": 100,
     "files.completeUploadExternal": 100,
 }
@@ -64,3 +66,12 @@ class Pacer:
         """Slack answered 429: keep a paced method waiting for Retry-After."""
         if method in self._interval:
             self._spacing.hold(method, seconds)
+
+
+def retry_after(response: Any) -> float:
+    """The seconds a 429 asks to wait (Slack's Retry-After header; 1 when it says nothing usable)."""
+    headers = {key.lower(): value for key, value in (response.headers or {}).items()}
+    try:
+        return max(0.0, float(headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0

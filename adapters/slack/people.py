@@ -1,16 +1,23 @@
 """Who acts: a Slack user as the core's Actor, with the facts users.info gives (admin or owner), cached a while."""
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.pacing import retry_after
 from bot.commands import Actor
 
 log = logging.getLogger(__name__)
+
+TRIES = 3
+RATE_LIMIT_WAIT = 5.0  # seconds: a longer Retry-After is not waited out while someone waits for their answer
+SERVER_ERROR_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,13 @@ class People:
     a workspace admin or owner, and the name to show.
     """
 
-    def __init__(self, client: AsyncWebClient, ttl_seconds: float = 600) -> None:
-        self.client, self.ttl = client, ttl_seconds
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        ttl_seconds: float = 600,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.client, self.ttl, self._sleep = client, ttl_seconds, sleep
         self._known: dict[str, _Facts] = {}
 
     async def actor(self, community: str, user_id: str) -> Actor:
@@ -40,7 +52,7 @@ class People:
         if known is not None and known.until > time.monotonic():
             return known
         try:
-            user = (await self.client.users_info(user=user_id))["user"]
+            user = await self._ask(user_id)
         except SlackApiError:
             if known is None:
                 raise
@@ -50,6 +62,20 @@ class People:
             _display_name(user), bool(user.get("is_admin") or user.get("is_owner")), time.monotonic() + self.ttl
         )
         return facts
+
+    async def _ask(self, user_id: str) -> dict[str, Any]:
+        """users.info; a 429 asking for a short wait, or a passing server error, is tried again a couple of
+        times (a person's request waits on the answer)."""
+        for attempt in range(TRIES):
+            try:
+                return dict((await self.client.users_info(user=user_id))["user"])
+            except SlackApiError as exc:
+                status = exc.response.status_code
+                wait = retry_after(exc.response) if status == 429 else SERVER_ERROR_WAIT
+                if (status != 429 and status < 500) or wait > RATE_LIMIT_WAIT or attempt == TRIES - 1:
+                    raise
+                await self._sleep(wait)
+        raise AssertionError("unreachable")
 
 
 def _display_name(user: dict[str, Any]) -> str:

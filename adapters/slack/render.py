@@ -7,15 +7,14 @@ that cannot draw blocks) is mrkdwn, so every character of it is escaped for `&`,
 runs of bullet lines become one rich_text_list, so a message is at most two blocks whatever its length.
 """
 
+import re
 from datetime import datetime
 from typing import Any
 
-import humanize
-
 from bot.messages import ChannelRef, Line, Link, Mention, Message, Part, Strong, Text, Time
-from bot.values import zone_info
 
 Block = dict[str, Any]
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 
 HEADER_MAX = 150  # Slack's limit for a header's plain_text
 FALLBACK_MAX = 3000  # the fallback is for notifications; the blocks carry the message
@@ -77,6 +76,8 @@ def _elements(line: Line, now: datetime) -> list[Block]:
                 out.append({"type": "text", "text": text})
             case Strong(text):
                 out.append({"type": "text", "text": text, "style": {"bold": True}})
+            case Mention(user_id, name) if not _SLACK_USER.match(user_id):  # not a Slack account: the name only
+                out.append({"type": "text", "text": "@" + name})
             case Mention(user_id, _):
                 out.append({"type": "user", "user_id": user_id})
             case ChannelRef(channel):
@@ -90,10 +91,9 @@ def _elements(line: Line, now: datetime) -> list[Block]:
 
 def _time(part: Time, now: datetime) -> list[Block]:
     """A `date` element (each reader's own time) followed by the time in the symposium's zone."""
-    local = part.at.astimezone(zone_info(part.zone))
-    date_only = not part.relative and (local.hour, local.minute) == (0, 0)
-    zoned = zoned_time(part)
-    shown = zoned + (f", {relative(part.at, now)}" if part.relative else "")
+    date_only = part.whole_day()
+    zoned = part.zoned()
+    shown = zoned + (f", {part.relative_to(now)}" if part.relative else "")
     return [
         {
             "type": "date",
@@ -103,18 +103,6 @@ def _time(part: Time, now: datetime) -> list[Block]:
         },
         {"type": "text", "text": f" ({shown})"},
     ]
-
-
-def zoned_time(part: Time) -> str:
-    local = part.at.astimezone(zone_info(part.zone))
-    if not part.relative and (local.hour, local.minute) == (0, 0):
-        return f"{local:%a %Y-%m-%d} {part.zone}"
-    return f"{local:%a %Y-%m-%d %H:%M} {part.zone}"
-
-
-def relative(at: datetime, now: datetime) -> str:
-    words = humanize.naturaldelta(abs(at - now))
-    return f"in {words}" if at >= now else f"{words} ago"
 
 
 def fallback_text(message: Message, now: datetime) -> str:
@@ -138,5 +126,5 @@ def _plain(part: Part, now: datetime) -> str:
         case Link(url, label):
             return url if label == url else f"{label} ({url})"
         case Time():
-            return zoned_time(part) + (f" ({relative(part.at, now)})" if part.relative else "")
+            return part.zoned() + (f" ({part.relative_to(now)})" if part.relative else "")
     raise TypeError(part)

@@ -1,22 +1,27 @@
-"""What the public pages may show: public views of essays, never an account, read as rarely as freshness allows.
+"""What the public pages may show: public views of essays, never an account, read by a refresher, never by a
+request.
 
-Every request waits for a *snapshot* begun after it arrived: the symposia's rows, one cheap read. Concurrent
-requests share one snapshot, so a busy page costs one small read per batch, and a reader still sees every change
-committed before the request came. A symposium's full view (its essays and commentary) is read again only when
-its row changes: the core bumps `public_version` with every change the public sees. Each view carries a
-fingerprint of everything its pages are rendered from, so a rendered page is reused until that changes.
+`PublicData.read()` reads the symposia's rows in one short read-only transaction and keeps them as a
+`Snapshot`. A symposium's full view (its essays and commentary) is read again, in the same transaction, only when
+its row changed (the core bumps `public_version` with every change the public sees, so every such change changes
+the row) or when its publication began by the clock (`publish_from` passed). Requests only look up what the last
+refresh published (`PublicData.views`), so they cost no database read at all; how often refreshes run, and so
+how stale a page can be, is the web app's business (adapters/web/app.py: every WEB_REFRESH_SECONDS).
+
+Each view carries a fingerprint of everything its pages are rendered from, so a rendered page is reused until
+that changes.
 """
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import Clock
 from bot.compose import PublicEssay
 from bot.db.models import Commentary, Essay, Symposium
 from bot.index import public_essays, upcoming_essays
@@ -40,6 +45,10 @@ class SymposiumView:
     published: tuple[PublicEssay, ...]
     coming: tuple[PublicEssay, ...]
     comments: tuple[PublicComment, ...]
+    begun: bool
+    """Publication has begun: an essay is out, or `publish_from` has passed. The page then leads with the index."""
+    key: tuple[Stamp, bool]
+    """What the view was read for: the symposium's row, and whether `publish_from` had passed."""
     fingerprint: str
 
     @cached_property
@@ -61,6 +70,9 @@ class Snapshot:
     fingerprint: str
 
 
+EMPTY = Snapshot((), {}, "")
+
+
 def _row(sym: Symposium) -> Stamp:
     return tuple(getattr(sym, column.key) for column in Symposium.__table__.columns)
 
@@ -75,10 +87,6 @@ async def all_symposia(session: AsyncSession) -> Sequence[Symposium]:
         select(Symposium).order_by(Symposium.status.desc(), Symposium.opened_at.desc(), Symposium.id.desc())
     )
     return list(rows)
-
-
-async def symposium_by_slug(session: AsyncSession, slug: str) -> Symposium | None:
-    return await session.scalar(select(Symposium).where(Symposium.slug == slug))
 
 
 async def running_commentary(session: AsyncSession, symposium_id: int) -> list[PublicComment]:
@@ -98,16 +106,14 @@ async def read_snapshot(session: AsyncSession) -> Snapshot:
     return Snapshot(symposia, stamps, _fingerprint(*stamps.values()))
 
 
-async def read_view(session: AsyncSession, slug: str) -> tuple[Stamp, SymposiumView] | None:
-    """One symposium's public view and its stamp, read in one transaction."""
-    sym = await symposium_by_slug(session, slug)
-    if sym is None:
-        return None
+async def read_view(session: AsyncSession, sym: Symposium, key: tuple[Stamp, bool], now: datetime) -> SymposiumView:
+    """One symposium's public view, read in the caller's transaction."""
     published = tuple(await public_essays(session, sym))
-    coming = tuple(await upcoming_essays(session, sym))
+    coming = tuple(await upcoming_essays(session, sym, now))
     comments = tuple(_without_introductions(await running_commentary(session, sym.id), published))
-    view = SymposiumView(sym, published, coming, comments, _fingerprint(_row(sym), published, coming, comments))
-    return _row(sym), view
+    begun = bool(published) or key[1]
+    fingerprint = _fingerprint(key[0], published, coming, comments, begun)
+    return SymposiumView(sym, published, coming, comments, begun, key, fingerprint)
 
 
 def _without_introductions(comments: list[PublicComment], published: Sequence[PublicEssay]) -> list[PublicComment]:
@@ -118,40 +124,38 @@ def _without_introductions(comments: list[PublicComment], published: Sequence[Pu
     return [c for c in comments if not (first[c.essay_number] is c and c.text == intro.get(c.essay_number))]
 
 
+async def _read_only_snapshot(session: AsyncSession) -> None:
+    """One consistent, read-only view of the database for the whole refresh. SQLite's reads in one transaction
+    already see one snapshot (WAL) and the sessions begin plain `BEGIN`; PostgreSQL is told so."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
 class PublicData:
-    """The snapshots and views the pages are rendered from (see the module's docstring)."""
+    """The snapshot and views the pages are rendered from (see the module's docstring): empty until the first
+    refresh. `read()` reads what changed, `publish()` makes it what requests see; the web app renders the pages
+    in between, so a request never finds a view whose page is still being rendered."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.sessions = sessions
-        self._lock = asyncio.Lock()
-        self._started = self._finished = 0
-        self._snapshot: Snapshot | None = None
-        self._views: dict[str, tuple[Stamp, SymposiumView]] = {}
+        self.clock = clock
+        self.snapshot = EMPTY
+        self.views: dict[str, SymposiumView] = {}
 
-    async def snapshot(self) -> Snapshot:
-        """A snapshot begun after this call: joins the next one when one is already under way."""
-        arrival = self._started
-        async with self._lock:
-            if self._snapshot is not None and self._finished > arrival:
-                return self._snapshot
-            self._started += 1
-            number = self._started
-            async with self.sessions() as session:
-                self._snapshot = await read_snapshot(session)
-            self._finished = number
-            return self._snapshot
-
-    async def symposium(self, slug: str) -> SymposiumView | None:
-        stamp = (await self.snapshot()).stamps.get(slug)
-        if stamp is None:
-            self._views.pop(slug, None)
-            return None
-        known = self._views.get(slug)
-        if known is not None and known[0] == stamp:
-            return known[1]
+    async def read(self) -> tuple[Snapshot, dict[str, SymposiumView], set[str]]:
+        """The symposia now, their views (those whose row and clock phase are unchanged are kept, not read), and
+        the slugs whose view is new or gone. Changes nothing: hand the result to `publish`."""
+        now = self.clock.now()
+        views: dict[str, SymposiumView] = {}
         async with self.sessions() as session:
-            read = await read_view(session, slug)
-        if read is None:
-            return None
-        self._views[slug] = read
-        return read[1]
+            await _read_only_snapshot(session)
+            snapshot = await read_snapshot(session)
+            for sym in snapshot.symposia:
+                key = (snapshot.stamps[sym.slug], now >= sym.publish_from)
+                known = self.views.get(sym.slug)
+                views[sym.slug] = known if known and known.key == key else await read_view(session, sym, key, now)
+        changed = {slug for slug in views.keys() | self.views.keys() if views.get(slug) is not self.views.get(slug)}
+        return snapshot, views, changed
+
+    def publish(self, snapshot: Snapshot, views: dict[str, SymposiumView]) -> None:
+        self.snapshot, self.views = snapshot, views

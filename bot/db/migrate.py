@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -17,6 +17,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+MIGRATION_LOCK = 7_251_003  # a PostgreSQL advisory lock id of this application's own
+
+
 async def upgrade(engine: AsyncEngine) -> None:
+    """Migrate to the newest schema. On PostgreSQL, processes starting together take turns (an advisory lock
+    held for the migrating transaction), so two never run the same migration at once; SQLite's write lock
+    already serializes them."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.db.types import UtcDateTime
@@ -45,6 +45,12 @@ class Symposium(Base):
     opened_by: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    remind_intent: Mapped[list[int]] = mapped_column(JSON, default=lambda: [7, 1])
+    """Days before the intent deadline the announcement channel is reminded."""
+    remind_due: Mapped[list[int]] = mapped_column(JSON, default=lambda: [7, 2, 1])
+    """Days before their due date each writer without a submission is reminded."""
+    remind_at: Mapped[str] = mapped_column(String(5), default="08:00")
+    """The morning hour of publication-day reminders and the editors' digest."""
     public_version: Mapped[int] = mapped_column(default=0)
     """Bumped with every change the public sees (the Essay Index's refresh), so readers know when to re-read."""
 
@@ -67,7 +73,8 @@ class ParticipantPref(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     community: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(64))
-    reminders_on: Mapped[bool]
+    mode: Mapped[str] = mapped_column(String(16), default="all")
+    """Which private reminders the person wants: all, due-only (their due date's) or off."""
 
 
 class Intent(Base):
@@ -86,6 +93,8 @@ class Intent(Base):
     affiliation: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     due_override: Mapped[datetime | None]
+    feed_url: Mapped[str | None] = mapped_column(String(2000))
+    """A cross-poster's site or feed, where the bot looks for the essay on its day (bot/services/live.py)."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -106,6 +115,39 @@ class Essay(Base):
     live_url: Mapped[str | None] = mapped_column(String(2000))
     commentary: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]
+    public_name: Mapped[str | None] = mapped_column(String(200))
+    """The name it was announced under, fixed from then on (a renamed account does not rename an essay);
+    only `/symposium rename` changes it."""
+    date_confirmed_at: Mapped[datetime | None]
+    """When the author confirmed `scheduled_for` (cleared whenever the date changes)."""
+    proposed_for: Mapped[datetime | None]
+    """Another day the author proposed, waiting for an editor to accept it."""
+
+
+class LiveCheck(Base):
+    """The bot looking for an essay to go live on its day (bot/services/live.py): the feed it polls and what that
+    feed said last (for conditional requests), when it may look again, who is looking now (a claim), and what it
+    found."""
+
+    __tablename__ = "live_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essays.id"), unique=True)
+    feed_url: Mapped[str | None] = mapped_column(String(2000))
+    feed_from: Mapped[str | None] = mapped_column(String(2000))
+    """The address the feed was found from; when the author gives another, the feed is looked for again."""
+    etag: Mapped[str | None] = mapped_column(String(500))
+    modified: Mapped[str | None] = mapped_column(String(100))
+    next_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claim: Mapped[str | None] = mapped_column(String(32))
+    fetches: Mapped[int] = mapped_column(default=0)
+    problem: Mapped[str | None] = mapped_column(Text)
+    """Why the last look did not find the essay live, for the author and the editors."""
+    verified_url: Mapped[str | None] = mapped_column(String(2000))
+    """The live link seen live: a page that answered 200 with HTML, or the link of the feed's entry."""
+    missed_for: Mapped[datetime | None]
+    """The publication date whose miss was reported (once per date)."""
 
 
 class Submission(Base):
@@ -123,6 +165,10 @@ class Submission(Base):
     decided_by_name: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    author_is_editor: Mapped[bool] = mapped_column(default=False)
+    """The author is an editor: another editor decides, and the card says so."""
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    """A caution shown on the card with the decision (the deciding editor shares the author's affiliation)."""
 
 
 class CardReaction(Base):
@@ -166,41 +212,74 @@ class PostedMessage(Base):
 
 
 class OutboxRow(Base):
-    """One message to deliver. Reminders are rows with a future `due_at`, a `deadline` and a `group`."""
+    """One message to deliver, written by bot/outbox.py. Reminders are rows with a future `due_at`, a `deadline`
+    and a `group`. A row is claimed for delivery with a lease (`claimed_until`) and a token (`claim`)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "due_at"),
         Index("ix_outbox_symposium_op", "symposium_id", "op", "status"),
         Index("ix_outbox_scope", "scope", "status"),
-        Index("ix_outbox_retrying", "status", "attempts"),
+        Index("ix_outbox_destination", "destination", "status", "id"),
+        # The delivery queue: pending rows of each kind in the order they fall due (bot/delivery.py `_claim`).
+        Index(
+            "ix_outbox_queue",
+            "bulk",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    community: Mapped[str | None] = mapped_column(String(64))
     symposium_id: Mapped[int | None] = mapped_column(ForeignKey("symposia.id"))
     op: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))
     key: Mapped[str | None] = mapped_column(String(120))
+    destination: Mapped[str] = mapped_column(String(160))
     payload: Mapped[dict[str, Any]]
     due_at: Mapped[datetime]
     deadline: Mapped[datetime | None]
     group: Mapped[str | None] = mapped_column(String(160), index=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     scope: Mapped[str | None] = mapped_column(String(160))
+    bulk: Mapped[bool] = mapped_column(default=False)
+    """Part of a fan-out (a message to every participant, reminders): delivered after the rest, never by every
+    delivery worker at once, so a fan-out cannot hold up a review card or a reply."""
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int]
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_until: Mapped[datetime | None]
+    claim: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
 
-class HandledEvent(Base):
-    __tablename__ = "handled_events"
+class InboxEntry(Base):
+    """What arrived from a platform (a command, a form, a reaction, a button), recorded before it is
+    acknowledged and marked handled in the same transaction as its effects; `key` is the platform's id of the
+    request, so a redelivery or a replay is recognised."""
 
-    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    at: Mapped[datetime]
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status", "status", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    community: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """How to answer privately (Slack's response_url, Discord's interaction token), valid until `reply_until`."""
+    reply_until: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    retry_at: Mapped[datetime | None]
+    """When an arrival that had to wait (bot/errors.py `NotYet`) is handled again."""
+    handled_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

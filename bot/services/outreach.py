@@ -2,16 +2,17 @@
 
 import csv
 import io
+import json
 
 from sqlalchemy import select
 
 from bot import queries, values
 from bot.commands import Export, Extend, Notify
 from bot.db.models import Essay, Intent, Submission
-from bot.errors import InvalidValue, NoActiveIntent
+from bot.errors import InvalidValue, NoActiveIntent, Refused
 from bot.messages import Attachment, Message, MessageBuilder, Time
 from bot.permissions import require_editor
-from bot.services import reminders
+from bot.services import history, reminders
 from bot.uow import UnitOfWork
 
 
@@ -22,6 +23,11 @@ async def extend(cmd: Extend, uow: UnitOfWork) -> Message:
     intent = await queries.intent_of(uow.session, sym.id, user)
     if intent is None or intent.status != "active":
         raise NoActiveIntent(f"{user} has no active Intent to Submit in {sym.title}.")
+    essay = await queries.essay_of(uow.session, intent.id)
+    if essay is not None and essay.published_at is not None:
+        raise Refused(
+            f"{intent.user_name}'s essay {essay.number} is already published: there is nothing left to be due."
+        )
     due = values.deadline(cmd.due or "", "due date", sym.timezone)
     if due <= uow.now:
         raise InvalidValue("The new due date has already passed.")
@@ -31,11 +37,11 @@ async def extend(cmd: Extend, uow: UnitOfWork) -> Message:
     intent.due_override = due
     await reminders.recompute(uow, sym, intent.user_id)
     uow.dm(
+        sym,
         intent.user_id,
         MessageBuilder(f"More time for “{intent.title}”", tag="notice")
         .line("The editors moved your due date to ", Time(due, sym.timezone), ".")
         .build(),
-        symposium_id=sym.id,
     )
     uow.audit(cmd.actor, "extend", f"intent:{intent.id}", due=due.isoformat())
     return (
@@ -55,7 +61,7 @@ async def notify(cmd: Notify, uow: UnitOfWork) -> Message:
             select(Intent.user_id).where(Intent.symposium_id == sym.id, Intent.status == "active")
         )
     )
-    await uow.dm_each(users, message, symposium_id=sym.id)
+    uow.dm_each(sym, users, message)
     uow.audit(cmd.actor, "notify", f"symposium:{sym.id}", recipients=len(users))
     return (
         MessageBuilder("Message sent", tag="reply")
@@ -129,14 +135,40 @@ async def export(cmd: Export, uow: UnitOfWork) -> Message:
         )
     attachment = Attachment(f"{sym.slug}-export.csv", out.getvalue())
     uow.dm(
+        sym,
         cmd.actor.user_id,
         MessageBuilder(f"Export of {sym.title}", tag="notice")
         .line(f"{len(rows)} rows of intents and submissions, with the private fields.")
         .build(attachment),
-        symposium_id=sym.id,
+    )
+    trail = io.StringIO()
+    history_writer = csv.writer(trail)
+    history_writer.writerow(("at", "who", "action", "what", "subject", "detail"))
+    for entry in await history.entries(uow, sym):
+        history_writer.writerow(
+            _cell(v)
+            for v in (
+                entry.at.isoformat(),
+                entry.actor_id,
+                entry.action,
+                history.describe(entry),
+                entry.subject,
+                json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
+            )
+        )
+    uow.dm(
+        sym,
+        cmd.actor.user_id,
+        MessageBuilder(f"History of {sym.title}", tag="notice")
+        .line("Who did what and when, from the audit trail.")
+        .build(Attachment(f"{sym.slug}-history.csv", trail.getvalue())),
     )
     uow.audit(cmd.actor, "export", f"symposium:{sym.id}")
-    return MessageBuilder("Export on its way", tag="reply").line("I'm sending you the CSV privately.").build()
+    return (
+        MessageBuilder("Export on its way", tag="reply")
+        .line("I'm sending you two CSV files privately: intents and submissions, and the history.")
+        .build()
+    )
 
 
 def _cell(value: object) -> str:

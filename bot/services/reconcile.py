@@ -2,25 +2,26 @@
 kind from editors is applied (each reaction once); conflicting kinds leave the card pending and say so."""
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import ReconcileCard
 from bot.compose import STATUS_WORDS
 from bot.db.models import CardReaction, Essay, OutboxRow, PostedMessage, Submission
 from bot.messages import MessageBuilder
 from bot.permissions import is_editor
-from bot.services.reviews import apply_decision, card_context, card_submission, decision_of
+from bot.services.reviews import Decider, apply_decision, card_context, card_submission, decision_of
 from bot.uow import UnitOfWork
 
 
-async def pending_cards(uow: UnitOfWork) -> list[tuple[str, str]]:
+async def pending_cards(session: AsyncSession) -> list[tuple[str, str]]:
     """(channel, ref) of every current review card whose essay still waits for a decision."""
-    waiting = await uow.session.scalars(
+    waiting = await session.scalars(
         select(Submission.id)
         .join(Essay, Submission.essay_id == Essay.id)
         .where(Submission.superseded.is_(False), Essay.status == "pending", Essay.published_at.is_(None))
     )
     keys = [f"card:{sub_id}" for sub_id in waiting]
-    rows = await uow.session.execute(
+    rows = await session.execute(
         select(PostedMessage.channel, PostedMessage.ref).where(PostedMessage.key.in_(keys)).order_by(PostedMessage.id)
     )
     return [(channel, ref) for channel, ref in rows]
@@ -36,7 +37,7 @@ async def reconcile(cmd: ReconcileCard, uow: UnitOfWork) -> None:
     seen = []
     for actor, emoji in cmd.reactions:
         decision = decision_of(emoji)
-        if decision and await is_editor(uow, actor):
+        if decision and actor.user_id != intent.user_id and await is_editor(uow, actor):  # not on one's own essay
             seen.append((actor, decision))
     kinds = sorted({decision for _, decision in seen})
     if len(kinds) > 1:
@@ -47,7 +48,7 @@ async def reconcile(cmd: ReconcileCard, uow: UnitOfWork) -> None:
                 + " and ".join(STATUS_WORDS[k] for k in kinds)
                 + ". It stays waiting for review: remove the reactions that no longer apply, or use /symposium decide."
             )
-            uow.post(sym.review_channel, note.build(), symposium_id=sym.id, dedupe_key=key)
+            uow.post(sym, sym.review_channel, note.build(), dedupe_key=key)
         return
     recorded = set(await uow.session.scalars(select(CardReaction.user_id).where(CardReaction.submission_id == sub.id)))
     new = [(actor, decision) for actor, decision in seen if actor.user_id not in recorded]
@@ -60,5 +61,5 @@ async def reconcile(cmd: ReconcileCard, uow: UnitOfWork) -> None:
             )
         )
     actor, decision = new[-1]
-    await apply_decision(uow, sym, essay, intent, sub, decision, actor.name, None)
+    await apply_decision(uow, sym, essay, intent, sub, decision, Decider(actor.user_id, actor.name), None)
     uow.audit(actor, "reconcile", f"submission:{sub.id}", decision=decision)

@@ -1,26 +1,38 @@
-"""Reminders are outbox rows with a future due time, derived from the symposium's dates and recomputed when
-those change. Each row's `dedupe_key` names its recipient, deadline and offset, so a reminder that went out
-is never written again; `group` ties the reminders of one recipient and deadline together, so that of several
-missed ones only the latest is sent (see bot/delivery.py)."""
+"""Reminders are outbox rows with a future due time, planned from the symposium's dates and its reminder settings
+(`remind_intent`, `remind_due`, `remind_at`), and replaced when those change.
 
+A row holds a small spec (`compose`: kind, days), not a message: the message is composed when the row goes out
+(`compose`), from the database as it is then, so a renamed title is current and a reminder whose reason went
+away (the essay was submitted, the intent withdrawn) is dropped rather than sent. Each row's `dedupe_key` names
+its recipient, deadline and offset, so a reminder that went out is never written again (the insert skips a key
+that exists); `group` ties the reminders of one recipient and deadline together, so that of several missed ones
+only the latest is sent (bot/composer.py).
+
+Writers' due-date reminders are planned with one INSERT … SELECT per deadline and offset, so a recompute for
+10,000 participants reads and writes in the database, not row by row in Python.
+"""
+
+import hashlib
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import JSON, Boolean, DateTime, String, and_, delete, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot import queries
-from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Symposium
-from bot.messages import Message, MessageBuilder, Strong, Time, dump_message
-from bot.uow import OUTBOX, UnitOfWork
+from bot.compose import confirm_reminder, next_step
+from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Submission, Symposium
+from bot.messages import Message, MessageBuilder, Time
+from bot.outbox import Op, Status, dialect_insert, outbox_row
+from bot.uow import UnitOfWork
 from bot.values import zone_info
 
-INTENT_DAYS = (7, 1)
-DUE_DAYS = (7, 2, 1)
 PUBLICATION_DAYS = 2
-MORNING = time(8, 0)
-CHUNK = 1000  # participants planned and written at a time
-WAITING_TOO_LONG_HOURS = 48
+WAITING_TOO_LONG = timedelta(hours=48)
+MORNING_WINDOW = timedelta(hours=3)  # a digest goes out in the morning, or not that day
+MODES = ("all", "due-only", "off")
 
 
 def before(moment: datetime, days: int, zone: str) -> datetime:
@@ -29,53 +41,13 @@ def before(moment: datetime, days: int, zone: str) -> datetime:
     return (local - timedelta(days=days)).astimezone(moment.tzinfo)
 
 
-def morning_of(moment: datetime, zone: str) -> datetime:
-    """08:00 on the moment's local day, or an hour before it when it is earlier than that."""
-    local = moment.astimezone(zone_info(zone))
-    morning = datetime.combine(local.date(), MORNING, local.tzinfo)
-    return min(morning, local - timedelta(hours=1)).astimezone(moment.tzinfo)
-
-
-class Plan:
-    """The reminders a symposium should have, as rows not yet added."""
-
-    def __init__(self, sym: Symposium, now: datetime) -> None:
-        self.sym, self.now = sym, now
-        self.rows: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        key: str,
-        due: datetime,
-        deadline: datetime,
-        message: Message,
-        *,
-        channel: str | None = None,
-        user_id: str | None = None,
-    ) -> None:
-        if due <= self.now:
-            return
-        self.rows.append(
-            {
-                "symposium_id": self.sym.id,
-                "op": "dm" if user_id else "post",
-                "channel": channel,
-                "user_id": user_id,
-                "key": None,
-                "payload": {"message": dump_message(message)},
-                "due_at": due,
-                "deadline": deadline,
-                "group": key.rsplit(":", 1)[0],
-                "dedupe_key": key,
-                "scope": scope(self.sym.id, user_id),
-                "status": "pending",
-                "attempts": 0,
-                "last_error": None,
-                "claimed_until": None,
-                "created_at": self.now,
-                "sent_at": None,
-            }
-        )
+def morning(sym: Symposium, moment: datetime) -> datetime:
+    """The symposium's reminder time (`remind_at`) on the moment's local day, or an hour before the moment when
+    it is earlier than that."""
+    local = moment.astimezone(zone_info(sym.timezone))
+    hour, minute = (int(x) for x in sym.remind_at.split(":"))
+    at = datetime.combine(local.date(), time(hour, minute), local.tzinfo)
+    return min(at, local - timedelta(hours=1)).astimezone(moment.tzinfo)
 
 
 def scope(symposium_id: int, user_id: str | None) -> str:
@@ -83,150 +55,240 @@ def scope(symposium_id: int, user_id: str | None) -> str:
     return f"rem:{symposium_id}:" + (f"user:{user_id}" if user_id else "channels")
 
 
-def _intent_deadline(plan: Plan) -> None:
-    sym = plan.sym
-    for days in INTENT_DAYS:
-        b = MessageBuilder(f"Reminder: Intent to Submit for {sym.title}", tag="reminder")
-        b.line(
-            "Intents close ",
-            Time(sym.intent_deadline, sym.timezone),
-            ". Declare yours with /intent title:<working title>.",
-        )
-        plan.add(
-            f"rem:{sym.id}:intent:{sym.intent_deadline:%Y%m%d%H%M}:{days}",
-            before(sym.intent_deadline, days, sym.timezone),
-            sym.intent_deadline,
-            b.build(),
-            channel=sym.announce_channel,
-        )
-
-
-def _due_date(plan: Plan, intent: Intent) -> None:
-    sym = plan.sym
-    due = intent.due_override or sym.due_at
-    for days in DUE_DAYS:
-        b = MessageBuilder(f"Reminder: your essay for {sym.title}", tag="reminder")
-        b.line("“", intent.title, "” is due ", Time(due, sym.timezone), ". Submit it with /submit url:<link>.")
-        plan.add(
-            f"rem:{sym.id}:due:{intent.user_id}:{due:%Y%m%d%H%M}:{days}",
-            before(due, days, sym.timezone),
-            due,
-            b.build(),
-            user_id=intent.user_id,
-        )
-
-
-def _publication(plan: Plan, intent: Intent, essay: Essay) -> None:
-    sym, when = plan.sym, essay.scheduled_for
-    assert when is not None
-    if intent.route == "crosspost":
-        step: list[str | Time | Strong] = [
-            "Publish it on your own site at ",
-            Time(when, sym.timezone),
-            ", then give the live link with /submit live:<link>.",
-        ]
-    else:
-        step = ["The editors publish it; nothing to do but share it."]
-    for which, due in (("2d", before(when, PUBLICATION_DAYS, sym.timezone)), ("day", morning_of(when, sym.timezone))):
-        b = MessageBuilder(
-            f"Reminder: “{intent.title}” is published " + ("soon" if which == "2d" else "today"), tag="reminder"
-        )
-        b.line("Essay ", str(essay.number), " goes live ", Time(when, sym.timezone), ".")
-        b.line(*step)
-        plan.add(
-            f"rem:{sym.id}:pub:{intent.user_id}:{when:%Y%m%d%H%M}:{which}", due, when, b.build(), user_id=intent.user_id
-        )
-
-
-def _publication_days(plan: Plan, scheduled: list[tuple[Essay, Intent]]) -> None:
-    sym = plan.sym
-    by_day: dict[date, list[tuple[Essay, Intent]]] = defaultdict(list)
-    for essay, intent in scheduled:
-        assert essay.scheduled_for is not None
-        by_day[essay.scheduled_for.astimezone(zone_info(sym.timezone)).date()].append((essay, intent))
-    for day, essays in sorted(by_day.items()):
-        first = min(e.scheduled_for for e, _ in essays if e.scheduled_for)
-        b = MessageBuilder(f"Publication day: {sym.title}", tag="reminder")
-        b.line("Due today:")
-        for essay, intent in essays:
-            assert essay.scheduled_for is not None
-            if essay.live_url:
-                b.item(f"essay {essay.number} goes live by itself ", Time(essay.scheduled_for, sym.timezone))
-            elif intent.route == "crosspost":
-                b.item(f"cross-post essay {essay.number} once its author gives the live link")
-            else:
-                b.item(f"publish essay {essay.number}: /symposium publish essay:{essay.number} url:<live link>")
-        end = datetime.combine(day, time(23, 59, 59), zone_info(sym.timezone))
-        plan.add(
-            f"rem:{sym.id}:day:{day:%Y%m%d}:{'-'.join(str(e.number) for e, _ in essays)}",
-            morning_of(first, sym.timezone),
-            end.astimezone(first.tzinfo),
-            b.build(),
-            channel=sym.review_channel,
-        )
-
-
-async def _muted(uow: UnitOfWork, community: str) -> set[str]:
-    return set(
-        await uow.session.scalars(
-            select(ParticipantPref.user_id).where(
-                ParticipantPref.community == community, ParticipantPref.reminders_on.is_(False)
-            )
-        )
+def _row(
+    sym: Symposium, now: datetime, key: str, due: datetime, deadline: datetime, spec: dict[str, Any], **where: Any
+) -> dict[str, Any]:
+    return outbox_row(
+        now,
+        Op.DM if where.get("user_id") else Op.POST,
+        community=sym.community,
+        symposium_id=sym.id,
+        compose=spec,
+        due_at=due,
+        deadline=deadline,
+        group=key.rsplit(":", 1)[0],
+        dedupe_key=key,
+        scope=scope(sym.id, where.get("user_id")),
+        bulk=True,
+        **where,
     )
 
 
 async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None) -> None:
-    """Replace the symposium's pending reminders (only one participant's, and the editors', when `user_id`)."""
-    plan = Plan(sym, uow.now)
+    """Replace the symposium's pending reminders (only one participant's, and the channels', when `user_id`)."""
     if user_id is None:
         in_scope = and_(OutboxRow.symposium_id == sym.id, OutboxRow.scope.is_not(None))
     else:
         in_scope = OutboxRow.scope.in_([scope(sym.id, None), scope(sym.id, user_id)])
-    await uow.session.execute(delete(OutboxRow).where(in_scope, OutboxRow.status == "pending"))
-    done = set(await uow.session.scalars(select(OutboxRow.dedupe_key).where(in_scope)))
+    # Only plans are replaced. A row already due is in the delivery queue (claimed and being sent right now, or
+    # waiting to be tried again): it is composed from the database when it goes out, or dropped if moot then.
+    planned = and_(OutboxRow.status == Status.PENDING, OutboxRow.claim.is_(None), OutboxRow.due_at > uow.now)
+    await uow.session.execute(delete(OutboxRow).where(in_scope, planned))
     if sym.status != "open":
         return
-    muted = await _muted(uow, sym.community)
-    _intent_deadline(plan)
-    _publication_days(plan, list(await queries.coming_up(uow.session, sym.id)))
-    participants = (
-        select(Intent, Essay)
-        .outerjoin(Essay, Essay.intent_id == Intent.id)
-        .where(Intent.symposium_id == sym.id, Intent.status == "active")
-        .execution_options(yield_per=CHUNK)
+    now = uow.now
+    rows: list[dict[str, Any]] = []
+    for days in sym.remind_intent:
+        due = before(sym.intent_deadline, days, sym.timezone)
+        if due > now:
+            key = f"rem:{sym.id}:intent:{sym.intent_deadline:%Y%m%d%H%M}:{days}"
+            spec = {"kind": "intent", "days": days}
+            rows.append(_row(sym, now, key, due, sym.intent_deadline, spec, channel=sym.announce_channel))
+    scheduled = list(await queries.coming_up(uow.session, sym.id, after=now))
+    rows += _publication_days(sym, now, scheduled)
+    quiet = await _quiet(uow, sym.community)
+    for essay, intent in scheduled:
+        if intent.user_id not in quiet and (user_id is None or intent.user_id == user_id):
+            rows += _publication(sym, now, intent, essay)
+    await uow.write_now(rows)
+    await _due_dates(uow, sym, user_id)
+
+
+async def _quiet(uow: UnitOfWork, community: str) -> set[str]:
+    """Writers who want no reminders but the due date's (due-only), or none (off)."""
+    return set(
+        await uow.session.scalars(
+            select(ParticipantPref.user_id).where(ParticipantPref.community == community, ParticipantPref.mode != "all")
+        )
+    )
+
+
+async def _due_dates(uow: UnitOfWork, sym: Symposium, user_id: str | None) -> None:
+    """Every active intent without an essay gets its reminders before its due date: one INSERT … SELECT per
+    deadline (the symposium's, or an extension) and offset; a key that exists (sent before) is skipped."""
+    deadline = func.coalesce(Intent.due_override, sym.due_at)
+    writers = and_(
+        Intent.symposium_id == sym.id,
+        Intent.status == "active",
+        ~exists().where(Essay.intent_id == Intent.id),
+        ~exists().where(
+            ParticipantPref.community == sym.community,
+            ParticipantPref.user_id == Intent.user_id,
+            ParticipantPref.mode == "off",
+        ),
     )
     if user_id is not None:
-        participants = participants.where(Intent.user_id == user_id)
-    async for chunk in (await uow.session.stream(participants)).partitions():
-        for intent, essay in chunk:
-            if intent.user_id in muted:
+        writers = and_(writers, Intent.user_id == user_id)
+    deadlines = list(await uow.session.scalars(select(deadline).where(writers).distinct()))
+    now = uow.now
+    for due in deadlines:
+        for days in sym.remind_due:
+            at = before(due, days, sym.timezone)
+            if at <= now:
                 continue
-            if essay is None:
-                _due_date(plan, intent)
-            elif essay.status == "approved" and essay.scheduled_for and essay.published_at is None:
-                _publication(plan, intent, essay)
-        await _write(uow, plan, done)
-    await _write(uow, plan, done)
+            group = f"rem:{sym.id}:due:"
+            tail = f":{due:%Y%m%d%H%M}"
+            values: dict[str, ColumnElement[Any]] = {
+                "community": literal(sym.community, String()),
+                "symposium_id": literal(sym.id),
+                "op": literal(Op.DM.value, String()),
+                "user_id": Intent.user_id.expression,
+                "destination": literal("user:", String()) + Intent.user_id,  # as bot/outbox.py names a person
+                "payload": literal({"compose": {"kind": "due", "days": days}}, JSON()),
+                "due_at": literal(at, DateTime(timezone=True)),
+                "deadline": literal(due, DateTime(timezone=True)),
+                "group": literal(group, String()) + Intent.user_id + literal(tail, String()),
+                "dedupe_key": literal(group, String()) + Intent.user_id + literal(f"{tail}:{days}", String()),
+                "scope": literal(f"rem:{sym.id}:user:", String()) + Intent.user_id,
+                "bulk": literal(True, Boolean()),
+                "status": literal(Status.PENDING.value, String()),
+                "attempts": literal(0),
+                "created_at": literal(now, DateTime(timezone=True)),
+            }
+            select_rows = select(*(v.label(k) for k, v in values.items())).where(writers, deadline == due)
+            insert = dialect_insert(uow.session, OutboxRow).from_select(list(values), select_rows)
+            await uow.session.execute(insert.on_conflict_do_nothing())
+    if deadlines:
+        uow.delivery_due = True
 
 
-async def _write(uow: UnitOfWork, plan: Plan, done: set[str | None]) -> None:
-    """Insert the planned rows not sent before, in bulk, and forget them (memory stays bounded)."""
-    fresh = [row for row in plan.rows if row["dedupe_key"] not in done]
-    if fresh:
-        await uow.session.execute(insert(OUTBOX), fresh)
-    plan.rows = []
+def _publication(sym: Symposium, now: datetime, intent: Intent, essay: Essay) -> list[dict[str, Any]]:
+    when = essay.scheduled_for
+    assert when is not None
+    rows = []
+    for which, due in (("2d", before(when, PUBLICATION_DAYS, sym.timezone)), ("day", morning(sym, when))):
+        if due > now:
+            key = f"rem:{sym.id}:pub:{intent.user_id}:{when:%Y%m%d%H%M}:{which}"
+            spec = {"kind": "publication", "which": which}
+            rows.append(_row(sym, now, key, due, when, spec, user_id=intent.user_id))
+    return rows
+
+
+def _publication_days(sym: Symposium, now: datetime, scheduled: list[tuple[Essay, Intent]]) -> list[dict[str, Any]]:
+    by_day: dict[date, list[Essay]] = defaultdict(list)
+    for essay, _ in scheduled:
+        assert essay.scheduled_for is not None
+        by_day[essay.scheduled_for.astimezone(zone_info(sym.timezone)).date()].append(essay)
+    rows = []
+    for day, essays in sorted(by_day.items()):
+        first = min(e.scheduled_for for e in essays if e.scheduled_for)
+        end = datetime.combine(day, time(23, 59, 59), zone_info(sym.timezone)).astimezone(first.tzinfo)
+        due = morning(sym, first)
+        if due > now:
+            # The day's essays name the reminder (a new essay that day makes a new one); hashed, as a busy day's
+            # list of numbers would outgrow the key's column.
+            numbers = "-".join(str(e.number) for e in sorted(essays, key=lambda e: e.number))
+            key = f"rem:{sym.id}:day:{day:%Y%m%d}:{hashlib.sha256(numbers.encode()).hexdigest()[:16]}"
+            spec = {"kind": "day", "day": day.isoformat()}
+            rows.append(_row(sym, now, key, due, end, spec, channel=sym.review_channel))
+    return rows
+
+
+# ----- composed when they go out
+
+
+async def compose(session: AsyncSession, row: OutboxRow, now: datetime) -> Message | str:
+    """The reminder a row stands for, from the database as it is now; or why it should not go out."""
+    spec: dict[str, Any] = row.payload["compose"]
+    sym = await session.get(Symposium, row.symposium_id)
+    if sym is None or sym.status != "open":
+        return "its symposium is closed"
+    match spec["kind"]:
+        case "intent":
+            b = MessageBuilder(f"Reminder: Intent to Submit for {sym.title}", tag="reminder")
+            b.line(
+                "Intents close ",
+                Time(sym.intent_deadline, sym.timezone),
+                ". Declare yours with /intent title:<working title>.",
+            )
+            return b.build()
+        case "due":
+            intent = await queries.intent_of(session, sym.id, row.user_id or "")
+            if intent is None or intent.status != "active" or await queries.essay_of(session, intent.id):
+                return "its essay was submitted, or its intent withdrawn"
+            due = intent.due_override or sym.due_at
+            b = MessageBuilder(f"Reminder: your essay for {sym.title}", tag="reminder")
+            b.line("“", intent.title, "” is due ", Time(due, sym.timezone), ". Submit it with /submit url:<link>.")
+            return b.build()
+        case "publication":
+            return await _publication_text(session, sym, row, spec["which"], now)
+        case "day":
+            return await _day_text(session, sym, date.fromisoformat(spec["day"]), now)
+    return f"unknown reminder {spec['kind']}"
+
+
+async def _publication_text(
+    session: AsyncSession, sym: Symposium, row: OutboxRow, which: str, now: datetime
+) -> Message | str:
+    intent = await queries.intent_of(session, sym.id, row.user_id or "")
+    essay = await queries.essay_of(session, intent.id) if intent else None
+    if intent is None or essay is None or essay.published_at is not None or essay.scheduled_for is None:
+        return "the essay is published, or no longer scheduled"
+    if which == "2d" and essay.date_confirmed_at is None:  # the one reminder to confirm the date
+        return confirm_reminder(sym, essay, intent, await queries.other_days(session, sym, essay, now))
+    when = essay.scheduled_for
+    b = MessageBuilder(
+        f"Reminder: “{intent.title}” is published " + ("soon" if which == "2d" else "today"), tag="reminder"
+    )
+    b.line("Essay ", str(essay.number), " goes live ", Time(when, sym.timezone), ".")
+    if intent.route == "crosspost":
+        b.line(*next_step(sym, essay, intent))
+    else:
+        b.line("The editors publish it; nothing to do but share it.")
+    return b.build()
+
+
+async def _day_text(session: AsyncSession, sym: Symposium, day: date, now: datetime) -> Message | str:
+    zone = zone_info(sym.timezone)
+    start = datetime.combine(day, time(0, 0), zone)
+    due = [
+        (e, i)
+        for e, i in await queries.coming_up(session, sym.id)
+        if e.scheduled_for is not None and start <= e.scheduled_for < start + timedelta(days=1)
+    ]
+    if not due:
+        return "nothing is due that day any more"
+    b = MessageBuilder(f"Publication day: {sym.title}", tag="reminder")
+    b.line("Due today:")
+    for essay, intent in due:
+        assert essay.scheduled_for is not None
+        if essay.live_url:
+            b.item(f"essay {essay.number} goes live by itself ", Time(essay.scheduled_for, sym.timezone))
+        elif intent.route == "crosspost":
+            b.item(
+                f"cross-post essay {essay.number}: announced when it appears in its author's feed or they give the link"
+            )
+        else:
+            b.item(f"publish essay {essay.number}: /symposium publish essay:{essay.number} url:<live link>")
+    return b.build()
+
+
+# ----- the editors' daily digest
 
 
 async def daily_digests(uow: UnitOfWork) -> None:
-    """Each day after 08:00 (symposium time), while a submission has waited over 48 hours, tell the editors."""
+    """Each morning (from the symposium's reminder time, for three hours), while a submission has waited over 48
+    hours, tell the editors: one a day at most, in the morning or not that day."""
     for sym in await uow.session.scalars(select(Symposium).where(Symposium.status == "open")):
         local = uow.now.astimezone(zone_info(sym.timezone))
+        start = morning(sym, datetime.combine(local.date(), time(23, 59), local.tzinfo))
         key = f"digest:{sym.id}:{local:%Y%m%d}"
-        if local.time() < MORNING or await uow.session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
+        if not start <= uow.now < start + MORNING_WINDOW:
+            continue
+        if await uow.session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
             continue
         waiting = await queries.waiting_for_review(uow.session, sym.id)
-        overdue = [(n, at) for n, at in waiting if uow.now - at > timedelta(hours=WAITING_TOO_LONG_HOURS)]
+        overdue = [(n, at) for n, at in waiting if uow.now - at >= WAITING_TOO_LONG]
         if not overdue:
             continue
         b = MessageBuilder(f"Daily digest: {sym.title}", tag="reminder")
@@ -235,33 +297,26 @@ async def daily_digests(uow: UnitOfWork) -> None:
             b.item(f"essay {number}, since ", Time(at, sym.timezone))
         for row in await queries.undelivered(uow.session, sym.id):
             b.item(f"undelivered {row.op} to {row.channel or row.user_id}: {row.last_error or 'failed'}")
-        uow.schedule(
-            OutboxRow(
-                symposium_id=sym.id,
-                op="post",
-                channel=sym.review_channel,
-                payload={"message": dump_message(b.build())},
-                due_at=uow.now,
-                dedupe_key=key,
-                status="pending",
-                attempts=0,
-                created_at=uow.now,
-            )
-        )
-        uow.delivery_due = True
+        uow.post(sym, sym.review_channel, b.build(), dedupe_key=key)
 
 
-async def next_digest_check(uow: UnitOfWork) -> datetime | None:
-    """The next 08:00 (symposium time) at which a digest could be due: only while submissions wait."""
-    zones = await uow.session.scalars(
-        select(Symposium.timezone)
+async def next_digest_check(session: AsyncSession, now: datetime) -> datetime | None:
+    """The next moment a digest could be due: a symposium's morning window, from when its oldest submission
+    waiting for review has waited 48 hours (later that same morning, when that is inside the window)."""
+    oldest = await session.execute(
+        select(Symposium, func.min(Submission.submitted_at))
         .join(Essay, Essay.symposium_id == Symposium.id)
+        .join(Submission, Submission.essay_id == Essay.id)
         .where(Symposium.status == "open", Essay.status == "pending")
-        .distinct()
+        .group_by(Symposium.id)
     )
     moments = []
-    for zone in zones:
-        local = uow.now.astimezone(zone_info(zone))
-        morning = datetime.combine(local.date(), MORNING, local.tzinfo)
-        moments.append((morning if morning > local else morning + timedelta(days=1)).astimezone(uow.now.tzinfo))
+    for sym, since in oldest:
+        ripe = since + WAITING_TOO_LONG
+        local = max(now, ripe).astimezone(zone_info(sym.timezone))
+        for day in (local.date(), local.date() + timedelta(days=1)):
+            start = morning(sym, datetime.combine(day, time(23, 59), local.tzinfo))
+            if now < (at := max(start, ripe)) < start + MORNING_WINDOW:
+                moments.append(at)
+                break
     return min(moments, default=None)

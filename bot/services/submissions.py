@@ -7,7 +7,8 @@ from bot.commands import Submit
 from bot.db.models import Essay, Submission, Symposium
 from bot.errors import InvalidValue, Refused
 from bot.messages import Message, MessageBuilder, Strong, Time
-from bot.services import publishing, reminders, reviews
+from bot.permissions import is_editor
+from bot.services import previews, publishing, reminders, reviews
 from bot.uow import CARD_REACTIONS, UnitOfWork
 
 
@@ -18,12 +19,21 @@ async def submit(cmd: Submit, uow: UnitOfWork) -> Message:
         raise InvalidValue("Give your essay's link: /submit url:<link>")
     if cmd.live is not None:
         raise InvalidValue("Give either url: (a submission) or live: (the published essay's link), not both.")
-    sym = await queries.symposium(uow.session, cmd.actor.community, cmd.symposium)
+    sym = await queries.writers_symposium(uow.session, cmd.actor.community, cmd.actor.user_id, cmd.symposium)
     intent = await queries.active_intent(uow.session, sym, cmd.actor.user_id)
     url = values.link(cmd.url)
     note = values.optional_text(cmd.note, "note", maximum=values.NOTE_MAX, one_line=False)
     essay = await queries.essay_of(uow.session, intent.id)
     previous = await queries.latest_submission(uow.session, essay.id) if essay else None
+    if essay is not None and previous is not None and (previous.url, previous.note) == (url, note):
+        return (
+            MessageBuilder(f"Essay {essay.number}: nothing changed", tag="reply")
+            .line(
+                f"That link is already revision {previous.revision} of essay {essay.number}, which is "
+                f"{compose.STATUS_WORDS[essay.status]}. To send a new revision, submit its new link or a new note."
+            )
+            .build()
+        )
     if essay is None:
         # Numbers are given in order: concurrent first submissions queue on the symposium's row (PostgreSQL).
         await uow.session.execute(select(Symposium.id).where(Symposium.id == sym.id).with_for_update())
@@ -42,23 +52,24 @@ async def submit(cmd: Submit, uow: UnitOfWork) -> Message:
         late=uow.now > due,
         submitted_at=uow.now,
         superseded=False,
+        author_is_editor=await is_editor(uow, cmd.actor),
     )
     uow.add(sub)
     await uow.flush()
     if previous is not None:
         previous.superseded = True
         uow.edit(
+            sym,
             f"card:{previous.id}",
             compose.review_card(sym, essay, intent, previous, superseded=True),
-            symposium_id=sym.id,
         )
         if essay.status != "pending" and essay.scheduled_for is not None:
             await reviews.cancel_date(uow, sym, essay, intent, "a new revision was submitted and waits for review")
     essay.status = "pending"
     uow.post(
+        sym,
         sym.review_channel,
         compose.review_card(sym, essay, intent, sub),
-        symposium_id=sym.id,
         key=f"card:{sub.id}",
         reactions=CARD_REACTIONS,
     )
@@ -80,8 +91,13 @@ async def submit(cmd: Submit, uow: UnitOfWork) -> Message:
 
 
 async def give_live_link(cmd: Submit, uow: UnitOfWork) -> Message:
-    sym = await queries.symposium(uow.session, cmd.actor.community, cmd.symposium)
+    sym = await queries.writers_symposium(uow.session, cmd.actor.community, cmd.actor.user_id, cmd.symposium)
     intent = await queries.active_intent(uow.session, sym, cmd.actor.user_id)
+    if intent.route != "crosspost":
+        raise Refused(
+            "A live link is for an essay you publish yourself (route:crosspost); the editors publish this one. "
+            "If you publish it on your own site, change the route first: /intent route:crosspost"
+        )
     essay = await queries.essay_of(uow.session, intent.id)
     if essay is None or essay.status != "approved":
         raise Refused("A live link is for an approved essay: submit it first with /submit url:<link>.")
@@ -95,6 +111,7 @@ async def give_live_link(cmd: Submit, uow: UnitOfWork) -> Message:
         b.line("Its day has come, so it is announced now. Thank you!")
     elif essay.scheduled_for is not None:
         await reminders.recompute(uow, sym, intent.user_id)
+        await previews.changed(uow, sym, essay)
         b.line("It will be announced by itself on ", Time(essay.scheduled_for, sym.timezone), ".")
     else:
         b.line("The editors will announce it once they arrange its date.")

@@ -32,8 +32,8 @@ def test_the_demo_runs_the_2023_symposium_start_to_finish(runner: CliRunner) -> 
     assert titles == [
         "New essay: Good data engineers are lazy",
         "New essay: Will active metadata eat the orchestrator",
-        "New essay: Data Materialization is a Convergence Problem",
         "New essay: Limits of the Event-Driven Orchestrator",
+        "New essay: Data Materialization is a Convergence Problem",
         "New essay: Orchestration isn't going anywhere",
     ]
     public = [b for b in out if b.split(" ")[1].startswith("[#general")]
@@ -43,6 +43,15 @@ def test_the_demo_runs_the_2023_symposium_start_to_finish(runner: CliRunner) -> 
     assert any("[DM gus] “Why you should buy our orchestrator”: declined" in b for b in out)
     assert any("Reminder: Intent to Submit" in b for b in out)
     assert any("Publication day" in b for b in out)
+    # Publication day (issue 11): a date confirmed, another day proposed and accepted, a preview edited by a
+    # comment, a cross-post found in the feed of a site the demo serves, and one missed day reported.
+    assert any(b.startswith("[private to ben] Essay 2: date confirmed") for b in out)
+    assert any(b.startswith("[private to ed] Essay 4: day accepted") for b in out)
+    assert any("(edited) [#review] New essay: Limits" in b and "to its limits." in b for b in out)
+    (dee,) = [b for b in public if "New essay: Data Materialization" in b]
+    assert "http://dee.example.com/p/convergence" in dee
+    assert not any(line.startswith("> dee: /submit live:") for line in result.output.splitlines())
+    assert len([b for b in out if "[#review] Essay 1 is not live" in b]) == 1
 
 
 def test_db_upgrade_and_run_refuses_two_tokens(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console.adapter import ConsolePlatform
 from adapters.discord.client import PERMISSIONS, SCOPES, SymposiumClient
-from adapters.discord.main import run_discord
 from adapters.discord.pacing import Pacer
 from adapters.discord.sender import DiscordPlatform
 from adapters.discord.settings import DiscordSettings, discord_endpoints
-from adapters.runtime import running_core
+from adapters.run_discord import run_discord
+from adapters.runtime import symposium_process
 from bot.clock import SimulatedClock
-from bot.commands import Actor, Origin
-from bot.core import SymposiumBot
-from bot.db.engine import make_sessions
-from bot.grammar import BY_PATH, CATALOGUE, build
+from bot.core import SymposiumBot, error_reply
+from bot.grammar import CATALOGUE
+from bot.inbox import Arrival, Kind
 from bot.settings import CoreSettings
 from tests.fakes import discord_api
 from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, VIEW_CHANNEL, FakeDiscord, Interaction
@@ -152,10 +151,14 @@ async def world(fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock) -
         discord_calls_per_second=0,
     )
     client = SymposiumClient(settings, guild_ready_timeout=0.05)
-    bot = SymposiumBot(make_sessions(engine), clock, DiscordPlatform(client, Pacer(0, 0)), CoreSettings())
-    client.attach(bot)
+    core = CoreSettings(database_url=engine.url.render_as_string(hide_password=False))
+    platform = DiscordPlatform(client, Pacer(0, 0))
     with discord_endpoints(settings):
-        async with client:
+        async with (
+            client,
+            symposium_process(core, platform, clock, ticking=False, deliver_in_background=False, workers=1) as bot,
+        ):
+            client.attach(bot)
             reconciled = client.wait_for("cards_reconciled")
             task = asyncio.create_task(client.start(settings.discord_token))
             try:
@@ -164,13 +167,13 @@ async def world(fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock) -
             finally:
                 await client.close()
                 await task
-                await bot.close()
 
 
 async def test_commands_are_synced_from_the_catalogue_with_typed_options(world: World) -> None:
     synced = {c["name"]: c for c in world.fake.commands[GUILD]}
     assert set(synced) == {"intent", "submit", "withdraw", "essays", "symposium"}
     assert all(c["contexts"] == [0] for c in synced.values())  # servers only, never in DMs
+    assert all(c["integration_types"] == [0] for c in synced.values())  # installed to servers, not to users
     subcommands = {o["name"]: o for o in synced["symposium"]["options"]}
     expected = {s.path.split()[1] for s in CATALOGUE if s.path.startswith("symposium ")} - {"editors"}
     assert set(subcommands) == expected  # `editors` is for Slack and the console
@@ -299,15 +302,16 @@ async def test_deliver_only_delivers_the_outbox_without_a_gateway_connection(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
     core = CoreSettings(database_url=engine.url.render_as_string(hide_password=False))
-    async with running_core(core, ConsolePlatform(clock, lambda _: None), clock) as elsewhere:  # the gateway owner
-        actor = Actor(community=GUILD, user_id=ERIN, name="erin", is_admin=True, holds_editor_role=True)
-        values = open_options()
-        assert (
-            await elsewhere.handle(build(BY_PATH["symposium open"], values, actor, Origin(channel=GENERAL)))
-        ).tag == "reply"
+    gateway_owner = ConsolePlatform(clock, lambda _: None, {ERIN})
+    async with symposium_process(core, gateway_owner, clock, ticking=False, deliver_in_background=False) as elsewhere:
+        body = {"command": "symposium open", "values": open_options(), "channel": GENERAL}
+        ticket = await elsewhere.receive(Arrival("discord:1", GUILD, ERIN, Kind.FORM, body))
+        assert (await elsewhere.handle(ticket) or error_reply()).tag == "reply"
     running = asyncio.create_task(run_discord(core, run_settings(fake), clock, deliver_only=True))
+    # The call and the Essay Index go out through separate workers, in either order; the index is then pinned.
+    await fake.wait_for("POST", rf"/channels/{GENERAL}/messages", count=2)
     await fake.wait_for("PUT", rf"/channels/{GENERAL}/messages/pins/\d+")
-    assert len(fake.channel_messages(GENERAL)) == 2  # the call and the Essay Index
+    assert len(fake.channel_messages(GENERAL)) == 2
     assert (fake.connections, fake.identify_count, fake.commands) == ([], 0, {})  # REST only: no gateway, no sync
     running.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -40,14 +40,14 @@ async def test_the_gateway_dropping_mid_symposium_loses_nothing(world: World, re
         await world.react(ERIN, card, "✅")
     else:  # a new session replays nothing: reconciliation reads the reaction off the card
         world.fake.store_reaction(REVIEW, card, ERIN, "✅")
-        await world.fake.wait_ready(timeout=10)  # discord.py waits 5 s before identifying again
+        await world.fake.wait_ready()  # at once: the fake_discord fixture skips discord.py's 5 s identify wait
     status = await world.command(ALICE, "symposium status")
-    await asyncio.wait_for(reconciled, timeout=10)
+    await asyncio.wait_for(reconciled, timeout=5)
     assert (world.fake.resume_count, world.fake.identify_count) == ((1, 1) if resumable else (0, 2))
     assert "Orchestrators all the way down" in reply(status)
     await world.bot.tick()
     assert await decisions(world) == ["approved"]  # the event and the re-read card count once
-    assert text(world.fake.messages[REVIEW][card]).endswith("approved by erin")
+    assert text(world.fake.messages[REVIEW][card]).endswith("approved by erin\n**Publication:** no date arranged yet.")
     assert len([t for t in world.dm_texts(ALICE) if "approved" in t]) == 1
 
 
@@ -62,7 +62,7 @@ async def test_a_reaction_added_while_disconnected_is_found_by_reconciliation_an
     assert world.fake.calls_to("GET", rf"/channels/{REVIEW}/messages/{card}/reactions/✅")
     await world.bot.tick()
     assert await decisions(world) == ["approved"]
-    assert text(world.fake.messages[REVIEW][card]).endswith("approved by erin")
+    assert text(world.fake.messages[REVIEW][card]).endswith("approved by erin\n**Publication:** no date arranged yet.")
     assert "waiting for review" in text(world.fake.messages[REVIEW][other])
 
     again = world.client.wait_for("cards_reconciled")

@@ -59,8 +59,12 @@ async def test_a_whole_symposium_from_open_to_the_last_announcement(world: World
     await world.react(ERIN, cards[0], "✅")  # holds the Editor role
     await world.react(OWEN, cards[1], "✅")  # has Manage Server
     await world.bot.tick()
-    assert text(fake.messages[REVIEW][cards[0]]).endswith("**Status:** approved by erin")
-    assert text(fake.messages[REVIEW][cards[1]]).endswith("**Status:** approved by owen")
+    assert text(fake.messages[REVIEW][cards[0]]).endswith(
+        "**Status:** approved by erin\n**Publication:** no date arranged yet."
+    )
+    assert text(fake.messages[REVIEW][cards[1]]).endswith(
+        "**Status:** approved by owen\n**Publication:** no date arranged yet."
+    )
     assert "was approved" in world.dm_texts(ALICE)[0]
     assert "/submit live:\\<link>" in world.dm_texts(CARA)[0]
 
@@ -68,7 +72,7 @@ async def test_a_whole_symposium_from_open_to_the_last_announcement(world: World
     scheduled = await world.command(
         ERIN, "symposium schedule", {"essay": 1, "date": "2023-03-13", "url": "https://symposium.example.com/am"}
     )
-    assert "It goes live by itself then." in reply(scheduled)
+    assert "It goes live by itself then" in reply(scheduled)
     assert "Essay 2 scheduled" in reply(
         await world.command(ERIN, "symposium schedule", {"essay": 2, "date": "2023-03-14"})
     )
@@ -103,11 +107,15 @@ async def test_a_whole_symposium_from_open_to_the_last_announcement(world: World
     assert "by **Harry Flow**" in text(second)
     assert CARA not in str(second)
     assert "cara" not in text(second)
+    # It was drafted in the review channel first, rendered exactly as it went out (pen name and all).
+    [preview] = titled(world, REVIEW, "New essay: Good data engineers")
+    assert (preview["embeds"], preview["content"]) == (second["embeds"], second["content"])
 
     assert "Export on its way" in reply(await world.command(ERIN, "symposium export"))
     await world.bot.tick()
-    [upload] = [c for c in fake.calls if c.files][-1:]
-    assert upload.files[0].filename == "is-the-orchestrator-dead-or-alive-2023-export.csv"
+    uploads = {c.files[0].filename: c for c in fake.calls if c.files}
+    assert set(uploads) == {f"is-the-orchestrator-dead-or-alive-2023-{kind}.csv" for kind in ("export", "history")}
+    upload = uploads["is-the-orchestrator-dead-or-alive-2023-export.csv"]
     assert b"Harry Flow" in upload.files[0].data  # the private fields reach the editor, by DM only
     assert fake.channels[upload.path.split("/")[2]]["type"] == 1
 
@@ -145,8 +153,13 @@ async def test_a_reaction_from_a_member_without_the_editor_role_changes_nothing(
     await world.react(MALLORY, card["id"], "✅", remove=True)  # a remove carries no member: fetched over REST
     assert world.fake.calls_to("GET", rf"/guilds/{test_discord.GUILD}/members/{MALLORY}")
     assert await world.bot.tick() == 0
-    assert await snapshot(world.engine) == before
+    after = await snapshot(world.engine)
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {k: v for k, v in before.items() if k != "audit_log"}
+    assert [row[4] for row in after["audit_log"] if row not in before["audit_log"]] == ["not_an_editor"] * 2
     assert "waiting for review" in text(world.fake.messages[REVIEW][card["id"]])
+    # Reactions have no private answer on Discord: a note goes by DM, and only to someone who takes part.
+    assert [t for t in world.dm_texts(ALICE) if "Only the symposium's editors decide" in t]
+    assert world.dm_texts(MALLORY) == []
 
 
 async def test_a_title_with_everyone_pings_no_one_and_renders_literally(world: World) -> None:

@@ -5,7 +5,7 @@ delivery runs when a test calls `tick()`. Other test_slack_*.py files import the
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.runtime import symposium_process
 from adapters.slack.after_ack import AfterAck
 from adapters.slack.app import build_app, make_client, slack_routes
 from adapters.slack.pacing import Pacer
@@ -21,10 +22,6 @@ from adapters.slack.people import People
 from adapters.slack.sender import SlackPlatform
 from adapters.slack.settings import SlackSettings
 from bot.clock import SimulatedClock
-from bot.commands import ReactOnCard
-from bot.core import SymposiumBot
-from bot.db.engine import make_sessions
-from bot.messages import Message
 from bot.settings import CoreSettings
 from tests.fakes import slack_api
 from tests.fakes.slack_api import (
@@ -48,23 +45,31 @@ OPEN_ARGS = (
 )
 
 
-class SpyBot(SymposiumBot):
-    """The real core; it also queues each reaction it finished handling, so tests wait on that, not on time."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.reactions_done: asyncio.Queue[Message | None] = asyncio.Queue()
-
-    async def react(self, reaction: ReactOnCard) -> Message | None:
-        note = await super().react(reaction)
-        self.reactions_done.put_nowait(note)
-        return note
+async def _no_wait(_: float) -> None:
+    pass
 
 
 class SlackRig:
-    """The bot on Slack, served by aiohttp's TestServer, with helpers that speak to it as Slack would."""
+    """The bot on Slack, served by aiohttp's TestServer, with helpers that speak to it as Slack would. The core
+    is built by the bot's own composition root; the test steps its clock and waits for handled requests by
+    draining the work the listeners started after their acks."""
 
-    def __init__(self, fake: FakeSlack, engine: AsyncEngine, clock: SimulatedClock) -> None:
+    def __init__(
+        self,
+        fake: FakeSlack,
+        engine: AsyncEngine,
+        clock: SimulatedClock,
+        *,
+        pacer: Pacer | None = None,
+        background: bool = False,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        """Args:
+        pacer: Slack's pacing (none by default: the fake's limits are off unless a test turns them on).
+        background: deliver as a running bot does, in the background with all its workers; by default the test
+            delivers, one row at a time, by stepping the clock.
+        sleep: how the adapter waits before asking users.info again (by default it does not: tests do not sleep).
+        """
         self.fake, self.engine, self.clock = fake, engine, clock
         self.settings = SlackSettings(
             slack_bot_token="xoxb-test",
@@ -74,24 +79,33 @@ class SlackRig:
             slack_pace_methods=False,
         )
         self.client = make_client(self.settings)
-        self.platform = SlackPlatform(self.client, clock, Pacer({}, 0))
-        core = CoreSettings(database_url=str(engine.url))
-        self.bot = SpyBot(make_sessions(engine), clock, self.platform, core)
-        self.people, self.after_ack = People(self.client), AfterAck()
-        self.app = build_app(self.bot, self.settings, after_ack=self.after_ack, client=self.client, people=self.people)
-        web_app = web.Application()
-        web_app.add_routes(slack_routes(self.app))
-        self.http = TestClient(TestServer(web_app, host="127.0.0.1"))
+        self.platform = SlackPlatform(
+            self.client, clock, pacer or Pacer({}, 0), people=People(self.client, sleep=sleep or _no_wait)
+        )
+        self.after_ack = AfterAck()
+        self._process = symposium_process(
+            CoreSettings(database_url=engine.url.render_as_string(hide_password=False)),
+            self.platform,
+            clock,
+            ticking=False,
+            deliver_in_background=background,
+            workers=None if background else 1,
+        )
         self._ids = itertools.count(1)
 
     async def __aenter__(self) -> "SlackRig":
+        self.bot = await self._process.__aenter__()
+        self.app = build_app(self.bot, self.settings, self.platform, after_ack=self.after_ack)
+        web_app = web.Application()
+        web_app.add_routes(slack_routes(self.app))
+        self.http = TestClient(TestServer(web_app, host="127.0.0.1"))
         await self.http.start_server()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.http.close()
         await self.after_ack.drain()
-        await self.bot.close()
+        await self._process.__aexit__(None, None, None)
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -142,16 +156,20 @@ class SlackRig:
         }
         return event_callback_body(event, event_id=event_id), event_id
 
-    async def react(self, user: str, channel: str, ts: str, name: str, *, added: bool = True) -> Message | None:
-        """Deliver a reaction event; return once the core handled it (with its private note, if any)."""
+    async def react(self, user: str, channel: str, ts: str, name: str, *, added: bool = True) -> str | None:
+        """Deliver a reaction event; return once the core handled it, with its private note's text, if any."""
         body, _ = self.reaction_body(user, channel, ts, name, added=added)
         response = await self.post(body)
         assert response.status == 200
         return await self.handled()
 
-    async def handled(self) -> Message | None:
+    async def handled(self) -> str | None:
+        """Wait until what the listeners started after their acks is done; the ephemeral note it left, if any."""
+        before = len(self.fake.calls_to("chat.postEphemeral"))
         async with asyncio.timeout(5):
-            return await self.bot.reactions_done.get()
+            await self.after_ack.drain()
+        notes = self.fake.calls_to("chat.postEphemeral")[before:]
+        return str(notes[-1].payload["text"]) if notes else None
 
     async def advance(self, delta: timedelta) -> None:
         """Move the simulated clock, delivering everything that falls due on the way, in order."""
@@ -270,7 +288,12 @@ async def test_a_whole_symposium_makes_the_right_calls_and_keeps_one_index_updat
     assert "The conductor" in index.text
     assert all(c.payload["ts"] == index_ts for c in fake.calls_to("chat.update") if c.payload["channel"] == GENERAL)
 
-    assert all(h.startswith("Essay ") or "publication" in h.lower() for _, h in headers_in(review))
+    posted = [c.payload for c in fake.calls_to("chat.postMessage") if c.payload.get("text", "").startswith("New essay")]
+    (preview,) = [p for p in posted if p["channel"] == REVIEW]  # essay 2 was published at once, unpreviewed
+    (announced,) = [p for p in posted if p["channel"] == GENERAL and "Orchestrators forever" in p["text"]]
+    assert (preview["blocks"], preview["text"]) == (announced["blocks"], announced["text"])
+    kinds = ("Essay ", "New essay: Orchestrators forever", "Preview of essay 1")
+    assert all(h.startswith(kinds) or "publication" in h.lower() for _, h in headers_in(review))
     dm_channels = {c.payload["channel"] for c in fake.calls_to("chat.postMessage") if c.payload["channel"][0] == "D"}
     assert dm_channels == {fake.dm_channel_id(ALICE), fake.dm_channel_id(BOB)}
     alice_dms = [m.text for m in fake.channels[fake.dm_channel_id(ALICE)].messages.values()]

@@ -35,7 +35,7 @@ async def test_participant_commands_answer_privately(rig: SlackRig, fake: FakeSl
     assert "/intent" in help_text
     assert "/symposium open" not in help_text  # editors' commands are for editors
     assert essays.startswith("Essay Index: Is the orchestrator dead or alive?")
-    assert quiet.startswith("Reminders off")
+    assert quiet.startswith("Reminders: off")
     assert "Orchestrators forever" in status
     assert withdrawn.startswith("Intent withdrawn")
     assert "I don't know /symposium dance" in unknown
@@ -77,7 +77,21 @@ async def test_when_slack_cannot_say_who_asks_nothing_changes_and_the_person_is_
 ) -> None:
     await rig.open_symposium()
     before = await snapshot(engine)
-    fake.fail("users.info", status=500)
+    fake.fail("users.info", status=500, times=3)  # every try the adapter makes
+
+    reply = await rig.command(ALICE, "/intent title:Orchestrators forever")
+
+    assert "Slack did not tell me who you are" in reply
+    assert await snapshot(engine) == before
+
+
+async def test_a_page_instead_of_json_from_users_info_is_told_like_any_failure(
+    rig: SlackRig, fake: FakeSlack, engine: AsyncEngine
+) -> None:
+    """A proxy's HTML error page once crashed the listener, and the writer heard nothing."""
+    await rig.open_symposium()
+    before = await snapshot(engine)
+    fake.fail("users.info", page="<html><body><h1>502 Bad Gateway</h1></body></html>", times=3)
 
     reply = await rig.command(ALICE, "/intent title:Orchestrators forever")
 

@@ -14,7 +14,7 @@ from adapters.slack.sender import SlackPlatform
 from bot.clock import SimulatedClock
 from bot.db.models import OutboxRow
 from bot.messages import Attachment, MessageBuilder
-from bot.ports import MessageGone, RetryLater, Undeliverable
+from bot.ports import Attempt, MessageGone, RetryLater, Undeliverable
 from tests.adapters.test_slack import (
     ALICE,
     BOB,
@@ -31,11 +31,12 @@ from tests.adapters.test_slack import (
     rig,
 )
 from tests.conftest import snapshot
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
 
 __all__ = ["fake", "fake_slack", "rig"]  # fixtures, used by name
 
 NOTE = MessageBuilder("Hello", tag="note").line("A line").build()
+A = Attempt("symposium-test")
 
 
 async def test_429s_and_500s_delay_messages_but_each_arrives_once_and_in_order(
@@ -109,11 +110,13 @@ async def test_export_reaches_the_editor_as_a_file_in_a_direct_message(rig: Slac
     assert "privately" in await rig.command(EDITOR, "/symposium export")
     await rig.bot.tick()
 
-    (upload,) = fake.files.values()
+    uploads = {file["name"].rsplit("-", 1)[-1]: file for file in fake.files.values()}
+    assert set(uploads) == {"export.csv", "history.csv"}
+    upload = uploads["export.csv"]
     assert upload["channel"] == fake.dm_channel_id(EDITOR)
-    assert upload["name"].endswith("-export.csv")
     assert b"A. Nonymous" in upload["content"]
     assert "Export of" in upload["initial_comment"]
+    assert b"declared an intent" in uploads["history.csv"]["content"]
 
 
 @pytest.fixture
@@ -136,13 +139,13 @@ async def test_slack_errors_become_retry_later_undeliverable_or_message_gone(
     fake.fail("chat.postMessage", error="missing_scope")
     fake.fail("chat.postMessage", error="is_archived")
     fake.fail("chat.postMessage", error="invalid_auth")
-    limited = await failure(platform.post(GENERAL, NOTE))
-    server = await failure(platform.post(GENERAL, NOTE))
-    scope = await failure(platform.post(GENERAL, NOTE))
-    archived = await failure(platform.post(GENERAL, NOTE))
-    auth = await failure(platform.post(GENERAL, NOTE))
-    gone = await failure(platform.edit(GENERAL, "1.000000", NOTE))
-    bot_dm = await failure(platform.direct_message(BOT_USER_ID, NOTE))
+    limited = await failure(platform.post(TEAM_ID, GENERAL, NOTE, A))
+    server = await failure(platform.post(TEAM_ID, GENERAL, NOTE, A))
+    scope = await failure(platform.post(TEAM_ID, GENERAL, NOTE, A))
+    archived = await failure(platform.post(TEAM_ID, GENERAL, NOTE, A))
+    auth = await failure(platform.post(TEAM_ID, GENERAL, NOTE, A))
+    gone = await failure(platform.edit(TEAM_ID, GENERAL, "1.000000", NOTE))
+    bot_dm = await failure(platform.direct_message(TEAM_ID, BOT_USER_ID, NOTE, A))
 
     assert isinstance(limited, RetryLater)
     assert limited.after_seconds == 7
@@ -160,14 +163,14 @@ async def test_slack_errors_become_retry_later_undeliverable_or_message_gone(
 
 
 async def test_repeated_pins_and_reactions_are_not_failures(platform: SlackPlatform, fake: FakeSlack) -> None:
-    ts = await platform.post(GENERAL, NOTE)
+    ts = await platform.post(TEAM_ID, GENERAL, NOTE, A)
 
-    await platform.pin(GENERAL, ts)
-    await platform.pin(GENERAL, ts)
-    await platform.add_reactions(GENERAL, ts, ("✅", "❌", "✏️"))
-    await platform.add_reactions(GENERAL, ts, ("✅",))
-    await platform.unpin(GENERAL, ts)
-    await platform.unpin(GENERAL, ts)
+    await platform.pin(TEAM_ID, GENERAL, ts)
+    await platform.pin(TEAM_ID, GENERAL, ts)
+    await platform.add_reactions(TEAM_ID, GENERAL, ts, ("✅", "❌", "✏️"))
+    await platform.add_reactions(TEAM_ID, GENERAL, ts, ("✅",))
+    await platform.unpin(TEAM_ID, GENERAL, ts)
+    await platform.unpin(TEAM_ID, GENERAL, ts)
 
     message = fake.channels[GENERAL].messages[ts]
     assert sorted(message.reactions) == ["pencil2", "white_check_mark", "x"]
@@ -178,8 +181,8 @@ async def test_check_channel_reports_what_works_and_what_to_grant(platform: Slac
     fake.add_channel("COUTSIDE", is_member=False)
     fake.delete_channel("CGONE")
 
-    public, private = await platform.check_channel(GENERAL), await platform.check_channel(REVIEW)
-    outside, gone = await platform.check_channel("COUTSIDE"), await platform.check_channel("CGONE")
+    public, private = await platform.check_channel(TEAM_ID, GENERAL), await platform.check_channel(TEAM_ID, REVIEW)
+    outside, gone = await platform.check_channel(TEAM_ID, "COUTSIDE"), await platform.check_channel(TEAM_ID, "CGONE")
 
     assert public.works == ("post", "edit", "pin", "react", "thread")
     assert public.readable_by_everyone
@@ -189,15 +192,15 @@ async def test_check_channel_reports_what_works_and_what_to_grant(platform: Slac
     assert outside.missing["pin"] == "invite the bot to the channel with /invite @symposium"
     assert not gone.can_post
     assert "channel_not_found" in gone.missing["post"]
-    assert await platform.check_direct_message(ALICE) is None
-    assert "bots cannot receive direct messages" in (await platform.check_direct_message(BOT_USER_ID) or "")
+    assert await platform.check_direct_message(TEAM_ID, ALICE) is None
+    assert "bots cannot receive direct messages" in (await platform.check_direct_message(TEAM_ID, BOT_USER_ID) or "")
 
 
 async def test_direct_messages_reuse_the_conversation_and_carry_files(platform: SlackPlatform, fake: FakeSlack) -> None:
     csv = MessageBuilder("Export", tag="notice").line("<b>rows</b> & more").build(Attachment("x.csv", "a,b\n1,2\n"))
 
-    await platform.direct_message(ALICE, NOTE)
-    await platform.direct_message(ALICE, csv)
+    await platform.direct_message(TEAM_ID, ALICE, NOTE, A)
+    await platform.direct_message(TEAM_ID, ALICE, csv, A)
 
     assert len(fake.calls_to("conversations.open")) == 1
     (file,) = fake.files.values()

@@ -89,17 +89,18 @@ async def test_a_reaction_from_a_non_editor_or_the_bot_changes_nothing(
     card = await rig.submitted_card(ALICE, "https://alice.example/essay")
     before, calls = await snapshot(engine), len(fake.calls)
 
-    assert await rig.react(OTHER, REVIEW, card, "white_check_mark") is None
-    assert await rig.react(ALICE, REVIEW, card, "white_check_mark") is None
+    told = "Only the symposium's editors decide on review cards"
+    assert told in (await rig.react(OTHER, REVIEW, card, "white_check_mark") or "")  # an ephemeral note
+    assert await rig.react(OTHER, REVIEW, card, "x") is None  # once per card
+    assert told in (await rig.react(ALICE, REVIEW, card, "white_check_mark") or "")
     bot_reaction, _ = rig.reaction_body(fake.users["U0000BOT1"]["id"], REVIEW, card, "x")
     assert (await rig.post(bot_reaction)).status == 200
     await rig.bot.tick()
 
     after = await snapshot(engine)
-    assert {k: v for k, v in after.items() if k != "handled_events"} == {
-        k: v for k, v in before.items() if k != "handled_events"
-    }
-    assert {c.method for c in fake.calls[calls:]} == {"users.info"}  # who reacted; nothing else
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {k: v for k, v in before.items() if k != "audit_log"}
+    assert [row[4] for row in after["audit_log"] if row not in before["audit_log"]] == ["not_an_editor"] * 2
+    assert {c.method for c in fake.calls[calls:]} == {"users.info", "chat.postEphemeral"}  # who; the notes
     assert "waiting for review" in fake.channels[REVIEW].messages[card].text
 
 
@@ -174,6 +175,7 @@ async def test_intent_with_no_text_opens_the_form_and_its_submission_declares_th
         "pen_name",
         "bio",
         "affiliation",
+        "feed",
         "symposium",
     ]
     values: dict[str, Any] = {
@@ -225,3 +227,44 @@ async def test_slack_s_url_verification_is_answered_with_its_challenge(rig: Slac
 
     assert response.status == 200
     assert (await response.json())["challenge"] == "c-123"
+
+
+@pytest.mark.parametrize("stamp", ["abc", "", "1e9"])
+async def test_a_malformed_timestamp_is_refused_as_unauthenticated_not_a_server_error(
+    rig: SlackRig, stamp: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body, _ = rig.command_body(ALICE, "/essays")
+    response = await rig.http.post(
+        "/slack/events",
+        data=body,
+        headers={
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=00",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert response.status == 401
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_validly_signed_slash_command_replayed_in_its_window_runs_once(
+    rig: SlackRig, fake: FakeSlack, engine: AsyncEngine
+) -> None:
+    """Replayed with the same trigger_id (a captured request, re-signed in its 5 minutes), a command is handled
+    once: no second answer, no second revision, whatever the command would do again."""
+    await rig.open_symposium()
+    await rig.command(ALICE, "/intent title:Replayed")
+    body, token = rig.command_body(ALICE, "/submit https://alice.example/replayed")
+    assert (await rig.post(body)).status == 200
+    await rig.reply(token)
+    await rig.bot.tick()
+    before = await snapshot(engine)
+
+    for _ in range(2):
+        assert (await rig.post(body)).status == 200
+    await rig.handled()
+    await rig.bot.tick()
+
+    assert len([c for c in fake.calls_to("response_url") if c.token == token]) == 1
+    assert await snapshot(engine) == before
+    assert len(cards(fake)) == 1

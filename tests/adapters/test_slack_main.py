@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from adapters.run_slack import run_slack
 from adapters.slack.listeners import COMMANDS
-from adapters.slack.main import run_slack
 from adapters.slack.sender import ABILITY_SCOPES
 from adapters.slack.settings import SlackSettings
 from bot.clock import SimulatedClock

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.slack.forms import field_errors, intent_modal, submitted
-from adapters.slack.listeners import normalize
+from adapters.slack.markup import normalize
 from adapters.slack.render import render
 from bot.grammar import BY_PATH, OptionSpec
 from bot.messages import ChannelRef, Line, Link, Mention, Message, MessageBuilder, Strong, Text, Time
@@ -54,7 +54,10 @@ def test_parts_become_rich_text_elements_and_bullets_a_list() -> None:
         "format": "{date_long_pretty} at {time}",
         "fallback": "Fri 2023-03-03 23:59 Europe/Berlin",
     }
-    assert due["elements"][2] == {"type": "text", "text": " (Fri 2023-03-03 23:59 Europe/Berlin, in 2 days)"}
+    assert due["elements"][2] == {
+        "type": "text",
+        "text": " (Fri 2023-03-03 23:59 Europe/Berlin, in 2 days and 13 hours)",
+    }
     assert day["elements"][0]["format"] == "{date_long_pretty}"
     assert day["elements"][1] == {"type": "text", "text": " (Mon 2023-03-13 UTC)"}
     assert last == {"type": "rich_text_section", "elements": [{"type": "text", "text": " "}]}
@@ -62,7 +65,7 @@ def test_parts_become_rich_text_elements_and_bullets_a_list() -> None:
         "Essay 1: A &amp; B",
         "Author: @Ann in #C1",
         "Link: https://x.example/a or y (https://y.example)",
-        "• Due Fri 2023-03-03 23:59 Europe/Berlin (in 2 days)",
+        "• Due Fri 2023-03-03 23:59 Europe/Berlin (in 2 days and 13 hours)",
         "• Mon 2023-03-13 UTC",
     ]
 

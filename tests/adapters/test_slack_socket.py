@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.run_slack import reconcile_cards
 from adapters.slack.app import serve_socket_mode
-from adapters.slack.main import reconcile_cards
 from tests.adapters.test_slack import (
     ALICE,
     BOB,
@@ -35,7 +35,7 @@ __all__ = ["fake", "fake_slack", "rig"]  # fixtures, used by name
 
 
 async def reconcile(rig: SlackRig) -> int:
-    return await reconcile_cards(rig.bot, rig.platform, rig.people, TEAM_ID, BOT_USER_ID)
+    return await reconcile_cards(rig.bot, rig.platform, TEAM_ID, BOT_USER_ID)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from tests.conftest import OPEN, Harness, snapshot
 
 SETUP = f"""
 {OPEN}
-alice: /intent title:Good data engineers are lazy
+alice: /intent title:Good data engineers are lazy pen_name:Harry Flow
 """
 
 CASES = [
@@ -38,6 +38,46 @@ CASES = [
         "publish_to:2023-04-28 review_channel:#general",
         "must differ from the announcement channel",
     ),
+    # A misspelt option is refused, never swallowed into the value before it (issue 10, 1).
+    ("bob: /intent title:My secret essay pen_nme:Anonymous Owl", "no option pen_nme; did you mean pen_name?"),
+    ("bob: /intent title:Essay bio:I write note:hi", "/intent has no option note"),
+    ("bob: /intent titel:x", "/intent has no option titel; did you mean title?"),
+    ("alice: /intent title:One title:Two", "title: is given twice"),
+    ("alice: /intent pen_name:", "pen_name: has no value. To remove yours, write pen_name:none."),
+    # Dates already past, or beyond reason (2, 6).
+    ("erin: /symposium edit due:2023-01-20", "The due date 2023-01-20 23:59 UTC has already passed"),
+    (
+        "erin: /symposium open title:Late prompt:P intent_deadline:2022-03-03 due:2022-03-10 publish_from:2022-03-13 "
+        "publish_to:2022-04-28 review_channel:#review announce_channel:#essays",
+        "has already passed",
+    ),
+    ("erin: /symposium edit publish_to:9999-12-31 23:59", "the year 9999"),
+    ("erin: /symposium edit timezone:AoE publish_to:9999-12-31 23:59", "the year 9999"),
+    (
+        "erin: /symposium edit timezone:Europe/Berlin publish_from:2023-03-26 02:30",
+        "does not exist in Europe/Berlin: the clocks skip it. The nearest times are 01:59 and 03:00.",
+    ),
+    (
+        "erin: /symposium edit timezone:Europe/Berlin publish_to:2023-10-29 02:30",
+        "happens twice in Europe/Berlin (the clocks go back). Say which: 2023-10-29 02:30+02:00 or",
+    ),
+    # Invisible and control characters (5).
+    ("bob: /intent title:Null\x00byte", "invisible or control character (U+0000)"),
+    ("bob: /intent title:abc\u202edcba", "invisible or control character (U+202E)"),
+    ("bob: /intent title:zero\u200bwidth", "invisible or control character (U+200B)"),
+    ("alice: /submit https://example.com/\u2066x", "invisible or control character (U+2066)"),
+    # Links that are not web addresses (3, 6).
+    ("alice: /submit https://[::1/x", "is not a web address I can read (Invalid IPv6 URL)"),
+    ("alice: /submit http://a:b/", "is not a web address I can read"),
+    ("alice: /submit http://essays.example:99999/x", "Port out of range"),
+    ("alice: /submit https://example.com/lazy>", "holds a character a web address cannot (>)"),
+    ("alice: /submit https://localhost/x", "is not a host name or address"),
+    # A pen name is one writer's (10); a live link is for cross-posts (3).
+    ("bob: /intent title:Mine pen_name:harry  FLOW", "Another writer in Is the orchestrator dead or alive? already"),
+    ("alice: /submit live:https://example.com/live", "A live link is for an essay you publish yourself"),
+    # Editors' commands refused in the state they find (17, 14).
+    ("erin: /symposium reopen", "is open already"),
+    ("alice: /symposium history", "Only the symposium's editors can do /symposium history"),
 ]
 
 

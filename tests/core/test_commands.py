@@ -37,7 +37,7 @@ async def test_status_shows_a_participant_their_essay_and_editors_the_dashboard(
     assert "Editors' dashboard" not in out
     out = await harness.run("erin: /symposium status")
     assert "Intents: 2 active, 0 withdrawn" in out
-    assert "Essay 1 scheduled Tue 2023-03-14 09:00 UTC" in out
+    assert "Essay 1 “Good data engineers are lazy” scheduled Tue 2023-03-14 09:00 UTC" in out
 
 
 async def test_extend_moves_one_writers_due_date_and_reminders(harness: Harness, engine: AsyncEngine) -> None:
@@ -70,10 +70,22 @@ async def test_export_sends_a_csv_privately_with_formulas_defused(harness: Harne
     assert "[DM erin] Export of Is the orchestrator dead or alive?" in out
     assert "[file is-the-orchestrator-dead-or-alive-2023-export.csv" in out
     async with engine.connect() as conn:
-        payload = (await conn.execute(select(OutboxRow.payload).where(OutboxRow.user_id == "erin"))).scalars().all()[-1]
-    csv_text = load_message(payload["message"]).attachment.content  # type: ignore[union-attr]
+        payloads = (
+            (await conn.execute(select(OutboxRow.payload).where(OutboxRow.user_id == "erin", OutboxRow.op == "dm")))
+            .scalars()
+            .all()
+        )
+    files = {
+        m.attachment.filename: m.attachment.content
+        for m in map(load_message, (p["message"] for p in payloads))
+        if m.attachment
+    }
+    csv_text = files["is-the-orchestrator-dead-or-alive-2023-export.csv"]
     assert "Acme" in csv_text
     assert "'=HYPERLINK" in csv_text
+    history = files["is-the-orchestrator-dead-or-alive-2023-history.csv"]
+    assert "erin,open,opened the symposium" in history
+    assert 'alice,submit,"submitted (essay 1, revision 1)"' in history
 
 
 async def test_editors_are_added_and_removed_by_admins_only(harness: Harness, engine: AsyncEngine) -> None:
@@ -89,7 +101,7 @@ async def test_editors_are_added_and_removed_by_admins_only(harness: Harness, en
 
 async def test_reminders_off_stops_private_reminders(harness: Harness) -> None:
     await harness.run(OPEN + "\nalice: /intent title:A\nbob: /intent title:B")
-    assert "Reminders off" in await harness.run("alice: /symposium reminders off")
+    assert "Reminders: off" in await harness.run("alice: /symposium reminders off")
     out = await harness.run("clock: 2023-03-10T12:00+00:00")
     assert "[DM bob] Reminder" in out
     assert "[DM alice] Reminder" not in out
@@ -123,12 +135,14 @@ async def test_close_cancels_reminders_posts_a_roundup_and_keeps_the_index(
         ).scalar_one()
     assert pending == 0
     assert "Good data engineers are lazy" in await harness.run("bob: /essays")
-    assert "There is no open symposium" in await harness.run("bob: /intent title:Late")
+    late = await harness.run("bob: /intent title:Late")
+    assert "No call is open here: “Is the orchestrator dead or alive?”" in late
+    assert "/symposium reopen" in late
 
 
 async def test_suggestions_for_autocomplete(harness: Harness) -> None:
     await harness.run(OPEN + "\nalice: /intent title:Lazy\nalice: /submit https://x.example/a")
-    erin, alice = harness.session.actor("erin"), harness.session.actor("alice")
+    erin, alice = harness.platform.person("erin"), harness.platform.person("alice")
     assert await harness.bot.suggest(alice, "prompt", "sched") == [("3: Is it a scheduler?", "3")]
     assert await harness.bot.suggest(erin, "essay", "") == [("1: Lazy (waiting for review)", "1")]
     assert await harness.bot.suggest(alice, "essay", "") == []

@@ -2,6 +2,7 @@
 leases that survive a crash, and two workers that deliver every row once."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -9,14 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console.adapter import ConsolePlatform
-from bot.commands import Command, Origin
+from bot.clock import SimulatedClock
+from bot.composer import CoreComposer
 from bot.db.engine import make_sessions
 from bot.db.models import OutboxRow
-from bot.delivery import LEASE, Dispatcher, backoff
-from bot.grammar import parse
+from bot.delivery import Dispatcher, backoff
 from bot.messages import Message
-from bot.ports import MessageGone, RetryLater, Undeliverable
-from tests.conftest import OPEN, Harness, blocks
+from bot.ports import Attempt, MessageGone, RetryLater, Undeliverable
+from tests.conftest import OPEN, Harness, blocks, harness_for
 
 SUBMITTED = f"""
 {OPEN}
@@ -36,27 +37,29 @@ class FlakyPlatform(ConsolePlatform):
         if self.fail.get(op):
             raise self.fail[op].pop(0)
 
-    async def post(self, channel: str, message: Message) -> str:
+    async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         self._maybe_fail(f"post:{channel}")
-        return await super().post(channel, message)
+        return await super().post(community, channel, message, attempt)
 
-    async def edit(self, channel: str, ref: str, message: Message) -> None:
+    async def edit(self, community: str, channel: str, ref: str, message: Message) -> None:
         self._maybe_fail("edit")
-        await super().edit(channel, ref, message)
+        await super().edit(community, channel, ref, message)
 
-    async def direct_message(self, user_id: str, message: Message) -> None:
+    async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
         self._maybe_fail(f"dm:{user_id}")
-        await super().direct_message(user_id, message)
+        await super().direct_message(community, user_id, message, attempt)
+
+
+@pytest.fixture
+async def harness(database_url: str, clock: SimulatedClock) -> AsyncIterator[Harness]:
+    async with harness_for(database_url, clock, {"erin"}, platform=FlakyPlatform) as harness:
+        yield harness
 
 
 @pytest.fixture
 def flaky(harness: Harness) -> FlakyPlatform:
-    platform = FlakyPlatform(harness.clock, harness.transcript.append)
-    harness.platform = platform
-    harness.session.platform = platform
-    harness.bot.platform = platform
-    harness.bot.dispatcher.platform = platform
-    return platform
+    assert isinstance(harness.platform, FlakyPlatform)
+    return harness.platform
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -124,17 +127,26 @@ async def test_a_row_claimed_by_a_worker_that_died_is_delivered_after_its_lease(
     harness: Harness, engine: AsyncEngine
 ) -> None:
     await harness.run(OPEN + "\nalice: /intent title:Lazy")
-    dead = Dispatcher(make_sessions(engine), harness.clock, harness.platform, harness.settings)
-    await harness.bot.handle(notify(harness))
-    claimed = await dead._claim(0)  # the worker claims, then is killed before delivering
-    assert claimed
+    dead = dispatcher(harness, harness.platform)
+    await harness.session.command("erin", "/symposium notify text:Hello writers")
+    claimed = await dead._claim(bulk_ok=True)  # the worker claims, then is killed before delivering
+    assert claimed is not None
     assert await harness.bot.tick() == 0
-    harness.clock.advance(LEASE + timedelta(seconds=1))
-    assert await harness.bot.tick() == len(claimed)
+    harness.clock.advance(dead.lease + timedelta(seconds=1))
+    assert await harness.bot.tick() == 1
 
 
-def notify(harness: Harness) -> Command:
-    return parse("/symposium notify text:Hello writers", harness.session.actor("erin"), Origin(channel="general"))
+def dispatcher(harness: Harness, platform: ConsolePlatform) -> Dispatcher:
+    """Another delivery worker on the same database (as another process would be)."""
+    engine, settings = harness.engine, harness.settings
+    return Dispatcher(
+        make_sessions(engine),
+        make_sessions(engine, read_only=True),
+        harness.clock,
+        platform,
+        settings,
+        CoreComposer(settings, platform.index_page_chars),
+    )
 
 
 async def test_two_workers_deliver_every_row_once(harness: Harness, engine: AsyncEngine) -> None:
@@ -143,7 +155,7 @@ async def test_two_workers_deliver_every_row_once(harness: Harness, engine: Asyn
     await harness.run(OPEN)
     for n in range(40):
         await harness.run(f"writer{n}: /intent title:Essay {n}")
-    await harness.bot.handle(notify(harness))
+    await harness.session.command("erin", "/symposium notify text:Hello writers")
     async with engine.connect() as conn:
         due = (
             await conn.execute(
@@ -155,8 +167,7 @@ async def test_two_workers_deliver_every_row_once(harness: Harness, engine: Asyn
     seen: list[str] = []
     workers = []
     for _ in range(2):
-        platform = ConsolePlatform(harness.clock, seen.append)
-        workers.append(Dispatcher(make_sessions(engine), harness.clock, platform, harness.settings))
+        workers.append(dispatcher(harness, ConsolePlatform(harness.clock, seen.append)))
     counts = await asyncio.gather(*(w.deliver_due() for w in workers))
     assert sum(counts) == due == 40
     assert len([line for line in seen if line.startswith("[DM writer")]) == 40

@@ -1,11 +1,13 @@
 """User text is literal everywhere and pings no one; a pen name never reveals its author in public."""
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.models import OutboxRow
 from bot.messages import Mention, Text, load_message
-from tests.conftest import OPEN, Harness, blocks
+from tests.conftest import OPEN, START, Harness, blocks
 
 HOSTILE = "@everyone @here <!channel> <@123> **bold** _it_ `code`"
 
@@ -60,3 +62,18 @@ clock: +2m
     assert len(general) >= 3
     for block in general:
         assert "zoe_account" not in block
+
+
+async def test_a_failed_statement_does_not_carry_what_people_typed_into_errors_and_logs(engine: AsyncEngine) -> None:
+    """Engines hide statement parameters: a database error names the statement, never a participant's text."""
+    from bot.db.models import Editor
+
+    secret = "my-real-name-is-Ada-Lovelace"
+    row = {"community": secret, "user_id": "u1", "added_by": secret, "added_at": START}
+    async with engine.begin() as conn:
+        await conn.execute(Editor.__table__.insert(), row)
+    with pytest.raises(IntegrityError) as failed:
+        async with engine.begin() as conn:
+            await conn.execute(Editor.__table__.insert(), row)  # the same (community, user) twice
+    assert secret not in str(failed.value)
+    assert "hidden due to hide_parameters" in str(failed.value)

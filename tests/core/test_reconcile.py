@@ -18,7 +18,7 @@ async def test_one_deciding_kind_is_applied_once(harness: Harness, engine: Async
     await harness.run(SUBMITTED)
     cards = await harness.bot.pending_cards()
     assert cards == [("review", "3")]
-    erin, mallory = harness.session.actor("erin"), harness.session.actor("mallory")
+    erin, mallory = harness.platform.person("erin"), harness.platform.person("mallory")
     listed = ReconcileCard(channel="review", message_ref="3", reactions=((erin, "✅"), (mallory, "❌")))
     await harness.bot.reconcile(listed)
     async with engine.connect() as conn:
@@ -32,12 +32,12 @@ async def test_one_deciding_kind_is_applied_once(harness: Harness, engine: Async
 async def test_conflicting_kinds_leave_the_card_pending_and_tell_the_review_channel(
     harness: Harness, engine: AsyncEngine
 ) -> None:
-    harness.session.editors.add("ed")
+    harness.platform.editors.add("ed")
     await harness.run(SUBMITTED)
     listed = ReconcileCard(
         channel="review",
         message_ref="3",
-        reactions=((harness.session.actor("erin"), "✅"), (harness.session.actor("ed"), "x")),
+        reactions=((harness.platform.person("erin"), "✅"), (harness.platform.person("ed"), "x")),
     )
     await harness.bot.reconcile(listed)
     await harness.bot.reconcile(listed)

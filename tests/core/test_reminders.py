@@ -1,14 +1,19 @@
 """Reminders fall exactly where SPEC §4 says, in the symposium's zone (across a daylight-saving change), go out
 once, survive a restart, and are dropped when their deadline passed while the bot was down."""
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.console.adapter import ConsolePlatform
 from bot.clock import SimulatedClock
 from bot.db.models import OutboxRow
-from tests.conftest import Harness, blocks
+from bot.messages import Message
+from bot.ports import Attempt, RateLimited
+from tests.conftest import Harness, blocks, harness_for
 
 BERLIN = (
     "erin: /symposium open title:Spring prompt:Is it spring? intent_deadline:2023-03-27 due:2023-03-30 "
@@ -62,12 +67,16 @@ async def test_restart_sends_nothing_twice_sends_missed_and_drops_late(harness: 
 
     # The bot is stopped for almost two weeks; a new process starts on the same database.
     clock = SimulatedClock(utc(2023, 3, 9, 23, 0))
-    later = Harness(engine, clock, {"erin"}, None)
-    await later.bot.tick()
+    async with harness_for(harness.settings.database_url, clock, {"erin"}) as later:
+        await later.bot.tick()
+        await check_restart(later, engine)
+
+
+async def check_restart(later: Harness, engine: AsyncEngine) -> None:
     sent = blocks("\n".join(later.transcript))
     assert len(sent) == 1, sent
     assert sent[0].startswith("[DM alice] Reminder: your essay")
-    assert "due Fri 2023-03-10 23:59 UTC (in a day)" in sent[0]
+    assert "due Fri 2023-03-10 23:59 UTC (in 1 day)" in sent[0]
     async with engine.connect() as conn:
         statuses = dict(
             (
@@ -84,3 +93,119 @@ async def test_restart_sends_nothing_twice_sends_missed_and_drops_late(harness: 
     assert by_suffix["due:alice:202303102359:1"] == "pending"
     await later.run("clock: +1h")
     assert sum("[DM alice] Reminder" in b for b in blocks("\n".join(later.transcript))) == 2
+
+
+async def test_a_symposium_sets_its_own_reminders(harness: Harness, engine: AsyncEngine) -> None:
+    await harness.run(BERLIN + " remind_intent:3 remind_due:5,1 remind_at:07:30\nalice: /intent title:Blossoms")
+    times = await reminder_times(engine)
+    assert sorted(k for k in times if k.startswith(("intent:", "due:"))) == [
+        "due:alice:202303302159:1",
+        "due:alice:202303302159:5",
+        "intent:202303272159:3",
+    ]
+    await harness.run(
+        "alice: /submit https://example.com/b\nerin: react ✅ last\nerin: /symposium schedule essay:1 date:2023-04-04"
+    )
+    times = await reminder_times(engine)
+    assert times["pub:alice:202304040700:day"] == utc(2023, 4, 4, 5, 30)  # 07:30 in Berlin (CEST)
+    assert "Changed: remind_due." in await harness.run("erin: /symposium edit remind_due:none")
+    assert not any(k.startswith("due:") for k in await reminder_times(engine))
+    refused = await harness.run("erin: /symposium edit remind_due:0,99")
+    assert "remind_due takes one to five days, each from 1 to 60" in refused
+
+
+async def test_a_writer_chooses_which_reminders_they_get(harness: Harness, engine: AsyncEngine) -> None:
+    await harness.run(
+        BERLIN
+        + "\nalice: /intent title:Blossoms\nbob: /intent title:Pollen\nbob: /submit https://example.com/p"
+        + "\nerin: react ✅ last\nerin: /symposium schedule essay:1 date:2023-04-04"
+    )
+    assert any(k.startswith("pub:bob:") for k in await reminder_times(engine))
+    assert "before your due date only" in await harness.run("bob: /symposium reminders due-only")
+    assert not any(k.startswith("pub:bob:") for k in await reminder_times(engine))
+    await harness.run("alice: /symposium reminders off")
+    assert not any(k.startswith("due:alice:") for k in await reminder_times(engine))
+    assert "You will get private reminders before your due date and" in await harness.run(
+        "alice: /symposium reminders on"
+    )
+    assert any(k.startswith("due:alice:") for k in await reminder_times(engine))
+
+
+async def test_a_reminder_is_a_small_spec_composed_when_it_goes_out(harness: Harness, engine: AsyncEngine) -> None:
+    await harness.run(BERLIN + "\nalice: /intent title:Blossoms\nalice: /intent title:Cherry blossoms")
+    async with engine.connect() as conn:
+        payloads = (
+            (await conn.execute(select(OutboxRow.payload).where(OutboxRow.dedupe_key.like("rem:%:due:alice:%"))))
+            .scalars()
+            .all()
+        )
+    assert payloads
+    assert all(p == {"compose": {"kind": "due", "days": p["compose"]["days"]}} for p in payloads)  # no message
+    out = await harness.run("clock: 2023-03-24T00:00+00:00")
+    assert "“Cherry blossoms” is due" in out
+
+
+def test_a_busy_publication_day_names_its_reminder_within_the_key_column() -> None:
+    """A hundred essays on one day once made a key longer than the outbox's dedupe column (PostgreSQL refused it)."""
+    from bot.db.models import Essay, Symposium
+    from bot.services.reminders import _publication_days
+
+    day = utc(2030, 5, 6, 10)
+    sym = Symposium(id=1, timezone="Europe/Berlin", remind_at="08:00", community="c", review_channel="#review")
+    essays = [Essay(number=n, scheduled_for=day) for n in range(1, 101)]
+    everyone = _publication_days(sym, utc(2030, 5, 1), [(e, None) for e in essays])  # type: ignore[misc]
+    fewer = _publication_days(sym, utc(2030, 5, 1), [(e, None) for e in essays[:-1]])  # type: ignore[misc]
+    limit = OutboxRow.__table__.c.dedupe_key.type.length
+    assert len(everyone) == 1
+    assert len(everyone[0]["dedupe_key"]) <= limit
+    assert everyone[0]["dedupe_key"] != fewer[0]["dedupe_key"]  # a new essay that day makes a new reminder
+
+
+async def test_the_editors_digest_comes_in_the_morning_once_a_day(harness: Harness, engine: AsyncEngine) -> None:
+    """The first digest once came twice in 8 hours (in the evening, then the next morning)."""
+    from tests.conftest import OPEN
+
+    await harness.run(OPEN + "\nalice: /intent title:Waiting\nalice: /submit https://example.com/waiting")
+    await harness.run("clock: 2023-02-03T07:00+00:00\nclock: +13h\nclock: +4d")  # 48 hours pass at 09:00 on the 3rd
+    async with engine.connect() as conn:
+        query = select(OutboxRow.created_at).where(OutboxRow.dedupe_key.like("digest:%"))
+        sent = sorted(at.replace(tzinfo=UTC) for at in (await conn.execute(query)).scalars())
+    assert [at.date().day for at in sent] == [3, 4, 5, 6, 7]
+    assert all(8 <= at.hour < 11 for at in sent), sent  # the symposium's mornings (08:00, UTC here)
+    assert sent[0] >= utc(2023, 2, 3, 9)  # not before the submission has waited 48 hours
+
+
+class HeldReminders(ConsolePlatform):
+    """Holds the first reminder DM in flight until the test lets it go; then Slack says "later" (a 429)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.sending, self.release = asyncio.Event(), asyncio.Event()
+
+    async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
+        if message.tag == "reminder" and not self.release.is_set():
+            self.sending.set()
+            await self.release.wait()
+            raise RateLimited("ratelimited", after_seconds=30)
+        await super().direct_message(community, user_id, message, attempt)
+
+
+async def test_a_reminder_in_flight_survives_a_recompute_and_goes_out_once(database_url: str) -> None:
+    """Planning again while a reminder was being sent once deleted its claimed row, and the reminder was lost
+    when the platform asked to try it later."""
+    from tests.conftest import OPEN, START
+
+    clock = SimulatedClock(START)
+    async with harness_for(database_url, clock, {"erin"}, platform=HeldReminders) as harness:
+        platform = harness.platform
+        assert isinstance(platform, HeldReminders)
+        await harness.run(OPEN + "\nalice: /intent title:Slow going")
+        moving = asyncio.create_task(harness.run("clock: 2023-03-04T01:00+00:00"))  # the 7-day due reminder
+        async with asyncio.timeout(5):
+            await platform.sending.wait()
+        await harness.session.command("alice", "/intent title:Slow going, renamed")  # plans her reminders again
+        platform.release.set()
+        await moving
+        await harness.run("clock: +1h")
+        reminders = [b for b in blocks("\n".join(harness.transcript)) if b.startswith("[DM alice]") and "Reminder" in b]
+    assert len(reminders) == 1, reminders

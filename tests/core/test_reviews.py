@@ -19,15 +19,25 @@ async def essay_status(engine: AsyncEngine) -> str:
         return str((await conn.execute(select(Essay.status))).scalar_one())
 
 
-async def test_a_non_editor_reaction_changes_nothing(harness: Harness, engine: AsyncEngine) -> None:
+async def test_a_non_editor_reaction_changes_nothing_and_is_explained_once_per_card(
+    harness: Harness, engine: AsyncEngine
+) -> None:
     await harness.run(SUBMITTED)
     before = await snapshot(engine)
-    assert await harness.run("mallory: react ✅ last") == ""
-    assert await snapshot(engine) == before
+    out = await harness.run("mallory: react ✅ last")
+    assert out == (
+        "[private to mallory] Nothing changed\n"
+        "    Only the symposium's editors decide on review cards, so your reaction changes nothing."
+    )
+    assert await harness.run("mallory: react ❌ last") == ""  # said once for this card
+    after = await snapshot(engine)
+    told = [row for row in after["audit_log"] if row not in before["audit_log"]]
+    assert [row[4] for row in told] == ["not_an_editor"]  # the record that mallory was told; nothing else
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {k: v for k, v in before.items() if k != "audit_log"}
 
 
 async def test_latest_editor_reaction_decides_and_removal_falls_back(harness: Harness, engine: AsyncEngine) -> None:
-    harness.session.editors.add("ed")
+    harness.platform.editors.add("ed")
     await harness.run(SUBMITTED)
     out = await harness.run("erin: react ✅ last")
     assert "Status: approved by erin" in out
@@ -87,19 +97,16 @@ async def test_a_new_revision_gets_a_new_card_and_the_old_one_is_superseded(
 
 
 async def test_the_same_reaction_event_twice_is_applied_once(harness: Harness, engine: AsyncEngine) -> None:
-    from bot.commands import ReactOnCard
+    from bot.inbox import Arrival, Kind
 
     await harness.run(SUBMITTED)
     card = str(harness.platform.newest_card())
-    reaction = ReactOnCard(
-        actor=harness.session.actor("erin"),
-        channel="review",
-        message_ref=card,
-        emoji="✅",
-        added=True,
-        event_id="Ev123",
-    )
-    await harness.bot.react(reaction)
+    body = {"channel": "review", "ref": card, "emoji": "✅", "added": True}
+    reaction = Arrival("Ev123", "console", "erin", Kind.REACTION, body)
+    first = await harness.bot.receive(reaction)
+    await harness.bot.handle(first)
     after_first = await snapshot(engine)
-    await harness.bot.react(reaction)
+    again = await harness.bot.receive(reaction)  # the platform delivers the same event again
+    assert again.duplicate
+    assert await harness.bot.handle(again) is None
     assert await snapshot(engine) == after_first

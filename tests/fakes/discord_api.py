@@ -5,25 +5,25 @@ Point discord.py at it with the `fake_discord` fixture, or by hand:
     discord.http.Route.BASE = fake.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
 
-It keeps a small guild model, answers REST calls as Discord does (JSON errors with `code`, X-RateLimit-* headers,
-the bot's channel permissions), records every call, and runs one gateway session (HELLO, READY, RESUME with
-replay, compressed frames). Like Discord, it echoes the bot's own messages and reactions as gateway events.
+It keeps a small guild model, answers REST calls as Discord does (JSON errors with `code`, X-RateLimit-* headers
+and 429s, message nonces, the bot's channel permissions), records every call, can hold answers back, and runs
+gateway sessions per shard (HELLO, READY, RESUME with replay, compressed frames; discord_gateway.py). Like
+Discord, it echoes the bot's own messages and reactions as gateway events. Users act through methods: reactions,
+slash commands, autocomplete, modal submits and button clicks.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import copy
 import hashlib
 import json
 import math
 import re
 import secrets
 import time
-import zlib
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -32,94 +32,70 @@ import pytest
 import yarl
 from aiohttp import web
 
-JSON = dict[str, Any]
+from tests.fakes.discord_gateway import FakeGateway
+from tests.fakes.discord_shapes import (
+    ACTION_ROW,
+    ADD_REACTIONS,
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    APPLICATION_COMMAND,
+    ATTACH_FILES,
+    AUTOCOMPLETE,
+    BUTTON,
+    CHANNEL_MESSAGE,
+    CREATE_PUBLIC_THREADS,
+    DEFAULT_BOT_PERMISSIONS,
+    DEFERRED_CHANNEL_MESSAGE,
+    DEFERRED_UPDATE_MESSAGE,
+    DM,
+    DM_MESSAGES,
+    DM_REACTIONS,
+    EMBED_LINKS,
+    EPHEMERAL,
+    ERRORS,
+    EVERYONE_PERMISSIONS,
+    GUILD_MESSAGES,
+    GUILD_REACTIONS,
+    HAS_THREAD,
+    JSON,
+    LOADING,
+    MANAGE_MESSAGES,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    PIN_MESSAGES,
+    PRIVILEGED_INTENTS,
+    PUBLIC_THREAD,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    TEXT,
+    UPDATE_MESSAGE,
+    USE_APPLICATION_COMMANDS,
+    VIEW_CHANNEL,
+    ApiError,
+    Call,
+    Guild,
+    Hold,
+    Interaction,
+    Member,
+    Upload,
+    now_iso,
+    route_emoji,
+    shard_of,
+)  # fmt: skip
 
-# Permission bits (https://discord.com/developers/docs/topics/permissions).
-ADMINISTRATOR, ADD_REACTIONS, VIEW_CHANNEL, SEND_MESSAGES = 1 << 3, 1 << 6, 1 << 10, 1 << 11
-MANAGE_MESSAGES, EMBED_LINKS, ATTACH_FILES, READ_MESSAGE_HISTORY = 1 << 13, 1 << 14, 1 << 15, 1 << 16
-USE_APPLICATION_COMMANDS, CREATE_PUBLIC_THREADS, SEND_MESSAGES_IN_THREADS = 1 << 31, 1 << 35, 1 << 38
-PIN_MESSAGES, ALL_PERMISSIONS = 1 << 51, (1 << 53) - 1
-EVERYONE_PERMISSIONS = (
-    VIEW_CHANNEL
-    | SEND_MESSAGES
-    | READ_MESSAGE_HISTORY
-    | ADD_REACTIONS
-    | EMBED_LINKS
-    | (ATTACH_FILES | USE_APPLICATION_COMMANDS | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS)
-)
-DEFAULT_BOT_PERMISSIONS = EVERYONE_PERMISSIONS | PIN_MESSAGES
+__all__ = [
+    "ACTION_ROW", "ADD_REACTIONS", "ADMINISTRATOR", "ALL_PERMISSIONS", "APPLICATION_COMMAND", "ATTACH_FILES",
+    "AUTOCOMPLETE", "BUTTON", "CHANNEL_MESSAGE", "CREATE_PUBLIC_THREADS", "DEFAULT_BOT_PERMISSIONS",
+    "DEFERRED_CHANNEL_MESSAGE", "DEFERRED_UPDATE_MESSAGE", "DM", "DM_MESSAGES", "DM_REACTIONS", "EMBED_LINKS",
+    "EPHEMERAL", "ERRORS", "EVERYONE_PERMISSIONS", "GUILD_MESSAGES", "GUILD_REACTIONS", "HAS_THREAD", "JSON",
+    "LOADING", "MANAGE_MESSAGES", "MESSAGE_COMPONENT", "MODAL_SUBMIT", "NONCE_SECONDS", "PIN_MESSAGES",
+    "PRIVILEGED_INTENTS", "PUBLIC_THREAD", "READ_MESSAGE_HISTORY", "SEND_MESSAGES", "SEND_MESSAGES_IN_THREADS",
+    "TEXT", "UPDATE_MESSAGE", "USE_APPLICATION_COMMANDS", "VIEW_CHANNEL", "ApiError", "Call", "FakeDiscord",
+    "Guild", "Hold", "Interaction", "Member", "Upload", "fake_discord", "identify_without_waiting", "shard_of",
+]  # fmt: skip
 
-TEXT, DM, PUBLIC_THREAD = 0, 1, 11  # channel types
-GUILD_MESSAGES, GUILD_REACTIONS, DM_MESSAGES, DM_REACTIONS = 1 << 9, 1 << 10, 1 << 12, 1 << 13  # intents
-PRIVILEGED_INTENTS = 1 << 1 | 1 << 8 | 1 << 15  # members, presences, message content
-EPHEMERAL, LOADING, HAS_THREAD = 64, 128, 32  # message flags
-
-ERRORS = {
-    0: "General error", 10003: "Unknown Channel", 10004: "Unknown Guild", 10007: "Unknown Member",
-    10008: "Unknown Message", 10013: "Unknown User", 10015: "Unknown Webhook", 10062: "Unknown interaction",
-    30003: "Maximum number of pins reached (250)", 40060: "Interaction has already been acknowledged.",
-    50001: "Missing Access", 50005: "Cannot edit a message authored by another user",
-    50007: "Cannot send messages to this user", 50013: "Missing Permissions",
-    160004: "A thread has already been created for this message",
-}  # fmt: skip
-
-
-class ApiError(Exception):
-    """A Discord-shaped error answer: HTTP status plus JSON error code."""
-
-    def __init__(self, status: int, code: int, message: str | None = None) -> None:
-        super().__init__(message or ERRORS.get(code, f"{status}: Error"))
-        self.status, self.code = status, code
-
-
-@dataclass
-class Upload:
-    field: str
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass
-class Call:
-    """A REST request as received (path relative to /api/v10, without query) and the status it got."""
-
-    method: str
-    path: str
-    json: Any
-    files: list[Upload]
-    headers: dict[str, str]
-    query: dict[str, str] = field(default_factory=dict)
-    status: int = 0
-
-
-@dataclass
-class Interaction:
-    """An interaction the fake dispatched, and how the bot answered: the callback, original and followups."""
-
-    id: str
-    token: str
-    type: int
-    payload: JSON = field(default_factory=dict)
-    callbacks: list[JSON] = field(default_factory=list)
-    original: JSON | None = None
-    followups: list[JSON] = field(default_factory=list)
-
-
-@dataclass
-class Member:
-    roles: list[str]
-    permissions: int | None  # replaces what the roles grant, if set
-    joined_at: str
-
-
-@dataclass
-class Guild:
-    id: str
-    name: str
-    owner_id: str
-    roles: dict[str, JSON] = field(default_factory=dict)
-    members: dict[str, Member] = field(default_factory=dict)
+NONCE_SECONDS = 300.0  # how long `enforce_nonce` finds an earlier message with the same nonce (Discord: minutes)
 
 
 @dataclass
@@ -129,63 +105,19 @@ class _Failure:
     status: int
     code: int | None
     retry_after: float
-    global_: bool
+    scope: str  # of a 429: "user", "shared" or "global"
     remaining: int | None
 
 
-@dataclass(eq=False)
-class _Connection:
-    ws: web.WebSocketResponse
-    compress: Callable[[bytes], bytes] | None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-@dataclass(eq=False)
-class _Session:
-    """A gateway session; its dispatch log outlives a connection so that a RESUME can replay what was missed."""
-
-    id: str
-    intents: int
-    conn: _Connection | None
-    log: list[JSON] = field(default_factory=list)
-    sent: int = 0  # frames written on the current connection (after a RESUME: the client's seq)
-    ready_seq: int = 0
-    resumable: bool = True
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def _compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
-    """Transport compression as the client asked for it: one stream per connection, flushed per message."""
-    if kind == "zlib-stream":
-        z = zlib.compressobj()
-        return lambda data: z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
-    if kind == "zstd-stream":
-        import zstandard  # discord.py asks for zstd only when it can import zstandard itself
-
-        zc = zstandard.ZstdCompressor().compressobj()
-        return lambda data: zc.compress(data) + zc.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
-    return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _emoji(key: str) -> JSON:
-    """The emoji object for a route-form emoji: a unicode character, or "name:id" for a custom one."""
-    name, _, emoji_id = key.partition(":")
-    return {"id": emoji_id or None, "name": name}
-
-
-class FakeDiscord:
+class FakeDiscord(FakeGateway):
     """An aiohttp server on 127.0.0.1 serving Discord's gateway at `gateway_url` and REST at `api_base`."""
 
     def __init__(self, *, bot_id: str = "1200000000000000001", bot_name: str = "Symposium") -> None:
+        super().__init__()
         self.bot_id = self.application_id = bot_id
         self.bot_user = self._user(bot_id, bot_name, bot=True)
-        self.heartbeat_interval_ms = 600_000  # long, so that no test depends on heartbeat timing
         self.bucket_limit = 50  # X-RateLimit-Limit per route and major id, per second
-        self.echo = True  # send the bot's own messages and reactions back as gateway events
+        self.global_rate_limit: int | None = None  # requests per second per bot (Discord: 50); None: not enforced
         self.users: dict[str, JSON] = {bot_id: self.bot_user}
         self.guilds: dict[str, Guild] = {}
         self.channels: dict[str, JSON] = {}
@@ -196,19 +128,20 @@ class FakeDiscord:
         self.interactions: dict[str, Interaction] = {}
         self.calls: list[Call] = []
         self.unrouted: list[Call] = []
-        self.connections: list[str] = []  # gateway URLs (path and query) the client connected to
-        self.identify_count = self.resume_count = 0
+        self.rate_limited: Counter[str] = Counter()  # "METHOD /path" -> 429 answers, injected or modelled
         self._dms_closed: set[str] = set()
         self._failures: list[_Failure] = []
+        self._holds: list[Hold] = []
         self._buckets: dict[tuple[str, str], tuple[float, int]] = {}  # (route, major id) -> (window start, used)
-        self._session: _Session | None = None
-        self._conns: set[_Connection] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._global_window = (0.0, 0)  # (window start, requests let through)
+        self._nonces: dict[tuple[str, str], tuple[float, str]] = {}  # (channel, nonce) -> (when, message id)
+        self._elapsed = 0.0  # added to time.monotonic() by advance()
         self._counter = 0
-        self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
-        self.port = 0
         routes: list[tuple[str, str, Callable[..., Awaitable[Any]]]] = [
+            ("GET", r"/gateway", self._get_gateway),
+            ("GET", r"/gateway/bot", self._get_gateway_bot),
+            ("GET", r"/users/@me", self._get_me),
             ("GET", r"/users/@me", self._get_me),
             ("GET", r"/users/(\d+)", self._get_user),
             ("POST", r"/users/@me/channels", self._open_dm),
@@ -242,11 +175,8 @@ class FakeDiscord:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for conn in list(self._conns):
-            await conn.ws.close(code=1001)
+        self.release_all()  # a held request would keep the server's shutdown waiting
+        await self._close_gateway()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -254,13 +184,13 @@ class FakeDiscord:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
 
-    @property
-    def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+    def monotonic(self) -> float:
+        """The fake's clock for nonce and rate-limit windows: time.monotonic(), plus whatever advance() added."""
+        return time.monotonic() + self._elapsed
 
-    @property
-    def resume_gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/resume"
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock on, so that nonce and rate-limit windows pass without a sleep."""
+        self._elapsed += seconds
 
     # ---- guild model -----------------------------------------------------------------------------------------
 
@@ -279,7 +209,7 @@ class FakeDiscord:
         self.add_role(guild_id, guild_id, "@everyone", EVERYONE_PERMISSIONS, position=0)
         bot_role = self.add_role(guild_id, self._snowflake(), self.bot_user["username"], DEFAULT_BOT_PERMISSIONS)
         bot_role.update(managed=True, tags={"bot_id": self.bot_id})
-        guild.members[self.bot_id] = Member([bot_role["id"]], None, _now())
+        guild.members[self.bot_id] = Member([bot_role["id"]], None, now_iso())
         return guild
 
     def add_role(self, guild_id: str, role_id: str, name: str, permissions: int = 0, position: int = 1) -> JSON:
@@ -318,7 +248,7 @@ class FakeDiscord:
         if unknown := [role for role in roles or [] if role not in guild.roles]:
             raise KeyError(f"unknown roles {unknown}: add_role() them first")
         self.users.setdefault(user_id, self._user(user_id, name))
-        guild.members[user_id] = Member(list(roles or []), permissions, _now())
+        guild.members[user_id] = Member(list(roles or []), permissions, now_iso())
         if not accepts_dms:
             self._dms_closed.add(user_id)
         return self.member_payload(guild_id, user_id)
@@ -355,6 +285,11 @@ class FakeDiscord:
     def channel_messages(self, channel_id: str) -> list[JSON]:
         return list(self.messages.get(channel_id, {}).values())
 
+    def dm_channel(self, user_id: str) -> JSON | None:
+        """The DM channel the bot opened with this user, if it did."""
+        dms = (c for c in self.channels.values() if c["type"] == DM and c["recipients"][0]["id"] == user_id)
+        return next(dms, None)
+
     def store_reaction(
         self, channel_id: str, message_id: str, user_id: str, emoji: str, *, remove: bool = False
     ) -> None:
@@ -365,14 +300,14 @@ class FakeDiscord:
             users.remove(user_id)
         elif not remove and user_id not in users:
             users.append(user_id)
-        summary = [{"emoji": _emoji(e), "count": len(u), "count_details": {"burst": 0, "normal": len(u)},
+        summary = [{"emoji": route_emoji(e), "count": len(u), "count_details": {"burst": 0, "normal": len(u)},
                     "me": self.bot_id in u, "me_burst": False, "burst_colors": []}
                    for e, u in self.reactions[message_id].items() if u]  # fmt: skip
         message["reactions"] = summary
         if not summary:
             del message["reactions"]
 
-    # ---- recording, waiting, failure injection ---------------------------------------------------------------
+    # ---- recording, waiting, failure injection, holding ------------------------------------------------------
 
     def calls_to(self, method: str, path_regex: str) -> list[Call]:
         """Calls with this method whose path (relative to /api/v10, no query) fully matches the regex."""
@@ -387,7 +322,7 @@ class FakeDiscord:
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109 - part of the fake's documented API
     ) -> Call:
-        """Wait until `count` matching calls have been answered; returns the count-th."""
+        """Wait until `count` matching calls have been answered, or held (status 0); returns the count-th."""
 
         def matching() -> list[Call]:
             return [c for c in self.calls_to(method, path_regex) if predicate is None or predicate(c)]
@@ -404,162 +339,63 @@ class FakeDiscord:
         retry_after: float = 0.05,
         times: int | None = 1,
         global_: bool = False,
+        scope: str = "user",
         code: int | None = None,
     ) -> None:
-        """Answer the next `times` matching calls (None: all of them) with this error instead."""
-        self._failures.append(
-            _Failure(method.upper(), re.compile(path_regex), status, code, retry_after, global_, times)
-        )
+        """Answer the next `times` matching calls (None: all of them) with this error instead.
 
-    async def _until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109
-        try:
-            async with asyncio.timeout(timeout), self._cond:
-                await self._cond.wait_for(predicate)
-        except TimeoutError:
-            seen = "".join(f"\n  {c.method} {c.path} -> {c.status}" for c in self.calls[-20:])
-            raise TimeoutError(f"timed out waiting for {what}; last calls:{seen}") from None
+        A 429's `scope` is "user" (the route's bucket is spent) or "shared" (the resource is busy: the bucket is
+        not spent); `global_=True` makes it the bot's global limit.
+        """
+        scope = "global" if global_ else scope
+        if scope not in ("user", "shared", "global"):
+            raise ValueError(f"unknown rate-limit scope {scope!r}")
+        self._failures.append(_Failure(method.upper(), re.compile(path_regex), status, code, retry_after, scope, times))
 
-    async def _notify(self) -> None:
-        async with self._cond:
-            self._cond.notify_all()
+    def hold(self, method: str, path_regex: str, *, times: int | None = None) -> Hold:
+        """Hold the answers to the next `times` matching requests (None: all) until `release()`: Discord has done
+        the work, the bot does not know yet. A held interaction callback acknowledges the interaction on arrival
+        (the user sees "thinking…"), so another callback gets 40060."""
+        self._holds = [h for h in self._holds if not h.released]
+        hold = Hold(method.upper(), re.compile(path_regex), self._until, times)
+        self._holds.append(hold)
+        return hold
 
-    # ---- gateway ---------------------------------------------------------------------------------------------
+    def release_all(self) -> None:
+        """Release every hold; answering a client that is gone is not an error."""
+        for hold in self._holds:
+            hold.release()
+        self._holds.clear()
 
-    async def wait_ready(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Wait until the current session's READY and GUILD_CREATE frames have been written."""
-        await self._until(
-            lambda: bool(self._session and self._session.sent >= self._session.ready_seq > 0), timeout, "READY"
-        )
+    # ---- guild events ----------------------------------------------------------------------------------------
 
-    async def dispatch(self, event: str, data: JSON, *, timeout: float = 5.0) -> int:  # noqa: ASYNC109
-        """Send a DISPATCH and wait until it has been written (after the resume, if the client is away)."""
-        await self._until(lambda: self._session is not None, timeout, "a gateway session")
-        session, seq = self._enqueue(event, data)
-        await self._pump(session)
-        await self._until(lambda: session.sent >= seq or not session.resumable, timeout, f"{event} delivery")
-        if session.sent < seq:
-            raise ConnectionError(f"the session was invalidated before {event} was delivered")
-        return seq
-
-    async def drop_connection(self, *, resumable: bool = True) -> None:
-        """Close the gateway socket with 4000; if not resumable the session is gone, so a RESUME gets op 9."""
-        session = self._session
-        if session is None or session.conn is None:
-            raise RuntimeError("no live gateway connection")
-        conn, session.conn = session.conn, None
-        if not resumable:
-            session.resumable, self._session = False, None
-        await conn.ws.close(code=4000, message=b"Unknown error.")
-        await self._notify()
-
-    def _enqueue(self, event: str, data: JSON) -> tuple[_Session, int]:
-        assert self._session is not None
-        log = self._session.log
-        log.append({"op": 0, "t": event, "s": len(log) + 1, "d": data})
-        return self._session, len(log)
-
-    def _echo(self, event: str, data: JSON, channel: JSON, guild_intent: int, dm_intent: int) -> None:
-        """An event caused by the bot's own REST call; Discord sends those to the gateway too."""
-        intent = guild_intent if channel.get("guild_id") else dm_intent
-        if self.echo and self._session is not None and self._session.intents & intent:
-            session, _ = self._enqueue(event, data)
-            task = asyncio.get_running_loop().create_task(self._pump(session))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _pump(self, session: _Session) -> None:
-        async with session.lock:
-            while session.conn is not None and session.sent < len(session.log):
-                try:
-                    await self._send(session.conn, session.log[session.sent])
-                except ConnectionError:
-                    break
-                session.sent += 1
-        await self._notify()
-
-    @staticmethod
-    async def _send(conn: _Connection, frame: JSON) -> None:
-        async with conn.lock:  # a compressed stream must be written in the order it was compressed
-            if conn.ws.closed:
-                raise ConnectionResetError("gateway socket closed")
-            if conn.compress is None:
-                await conn.ws.send_str(json.dumps(frame))
-            else:
-                await conn.ws.send_bytes(conn.compress(json.dumps(frame).encode()))
-
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=0)
-        await ws.prepare(request)
-        conn = _Connection(ws, _compressor(request.query.get("compress")))
-        self.connections.append(str(request.rel_url))
-        self._conns.add(conn)
-        try:
-            with contextlib.suppress(ConnectionError):
-                await self._send(conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
-                async for msg in ws:
-                    if msg.type is aiohttp.WSMsgType.TEXT:
-                        await self._on_op(conn, json.loads(msg.data))
-        finally:
-            self._conns.discard(conn)
-            if self._session is not None and self._session.conn is conn:
-                self._session.conn = None
-            await self._notify()
-        return ws
-
-    async def _on_op(self, conn: _Connection, msg: JSON) -> None:
-        op, data = msg.get("op"), msg.get("d") or {}
-        if op == 1:  # HEARTBEAT
-            await self._send(conn, {"op": 11, "d": None})
-        elif op == 2 and int(data.get("intents", 0)) & PRIVILEGED_INTENTS:  # the bot has no privileged intent
-            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
-        elif op == 2:
-            await self._identify(conn, int(data.get("intents", 0)))
-        elif op == 6:
-            await self._resume(conn, data)
-
-    async def _identify(self, conn: _Connection, intents: int) -> None:
-        """A new session: READY, then a GUILD_CREATE per guild; the previous session can no longer resume."""
-        if self._session is not None:
-            self._session.resumable = False
-        session = self._session = _Session(secrets.token_hex(16), intents, conn)
-        self.identify_count += 1
-        self._enqueue("READY", {
-            "v": 10, "user": self.bot_user, "session_id": session.id, "session_type": "normal",
-            "resume_gateway_url": self.resume_gateway_url, "application": {"id": self.application_id, "flags": 0},
-            "guilds": [{"id": g, "unavailable": True} for g in self.guilds], "private_channels": [],
-            "relationships": [], "presences": [], "_trace": ["fake-discord"],
-        })  # fmt: skip
-        for guild_id in self.guilds:
-            self._enqueue("GUILD_CREATE", self._guild_create(guild_id))
-        session.ready_seq = len(session.log)
-        await self._pump(session)
-
-    async def _resume(self, conn: _Connection, data: JSON) -> None:
-        """Replay what the client missed since its seq, then RESUMED; an unknown session gets op 9."""
-        session = self._session
-        if session is None or not session.resumable or data.get("session_id") != session.id:
-            await self._send(conn, {"op": 9, "d": False})  # INVALID_SESSION, not resumable
-            return
-        session.conn, session.sent = conn, int(data.get("seq") or 0)
-        self._enqueue("RESUMED", {"_trace": ["fake-discord"]})
-        self.resume_count += 1
-        await self._pump(session)
+    def _guild_payload(self, guild_id: str) -> JSON:
+        """A guild as GUILD_UPDATE carries it."""
+        guild = self.guilds[guild_id]
+        return {
+            "id": guild_id, "name": guild.name, "icon": None, "owner_id": guild.owner_id, "features": [],
+            "roles": list(guild.roles.values()), "emojis": [], "stickers": [], "verification_level": 0,
+            "mfa_level": 0, "default_message_notifications": 1, "explicit_content_filter": 0, "premium_tier": 0,
+            "nsfw_level": 0, "system_channel_id": None, "system_channel_flags": 0, "preferred_locale": "en-US",
+            "afk_timeout": 300,
+        }  # fmt: skip
 
     def _guild_create(self, guild_id: str) -> JSON:
         """GUILD_CREATE as a bot without privileged intents gets it: the only member included is the bot."""
         guild = self.guilds[guild_id]
         channels = [c for c in self.channels.values() if c.get("guild_id") == guild_id]
-        return {
-            "id": guild_id, "name": guild.name, "icon": None, "owner_id": guild.owner_id, "features": [],
-            "roles": list(guild.roles.values()), "emojis": [], "stickers": [], "member_count": len(guild.members),
-            "large": False, "unavailable": False, "joined_at": _now(), "voice_states": [], "presences": [],
-            "channels": [c for c in channels if c["type"] != PUBLIC_THREAD],
+        return self._guild_payload(guild_id) | {
+            "member_count": len(guild.members), "large": False, "unavailable": False, "joined_at": now_iso(),
+            "voice_states": [], "presences": [], "channels": [c for c in channels if c["type"] != PUBLIC_THREAD],
             "threads": [c for c in channels if c["type"] == PUBLIC_THREAD],
             "members": [self.member_payload(guild_id, self.bot_id)], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [], "verification_level": 0, "mfa_level": 0,
-            "default_message_notifications": 1, "explicit_content_filter": 0, "premium_tier": 0, "nsfw_level": 0,
-            "system_channel_id": None, "system_channel_flags": 0, "preferred_locale": "en-US", "afk_timeout": 300,
+            "guild_scheduled_events": [], "soundboard_sounds": [],
         }  # fmt: skip
+
+    async def guild_update(self, guild_id: str, *, name: str) -> None:
+        """Rename a guild: GUILD_UPDATE, which only the session of the guild's shard receives."""
+        self.guilds[guild_id].name = name
+        await self.dispatch("GUILD_UPDATE", self._guild_payload(guild_id))
 
     # ---- events and interactions from users ------------------------------------------------------------------
 
@@ -585,7 +421,7 @@ class FakeDiscord:
     def _reaction_data(
         self, event: str, channel_id: str, message_id: str, user_id: str, emoji: str, guild_id: str | None
     ) -> JSON:
-        data = {"user_id": user_id, "channel_id": channel_id, "message_id": message_id, "emoji": _emoji(emoji),
+        data = {"user_id": user_id, "channel_id": channel_id, "message_id": message_id, "emoji": route_emoji(emoji),
                 "burst": False, "type": 0}  # fmt: skip
         if guild_id := guild_id or self.channels.get(channel_id, {}).get("guild_id"):
             data["guild_id"] = guild_id
@@ -606,33 +442,59 @@ class FakeDiscord:
         `resolved` data), else from the Python type of the value: bool, int, float, str.
         """
         data = self._command_data(guild_id, command, options or {}, focused=None)
-        return await self._interaction(2, guild_id, channel_id, user_id, data)
+        return await self._interaction(APPLICATION_COMMAND, guild_id, channel_id, user_id, data)
 
     async def autocomplete(
         self, guild_id: str, channel_id: str, user_id: str, command: str, options: Mapping[str, Any], focused: str
     ) -> Interaction:
         data = self._command_data(guild_id, command, options, focused=focused)
-        return await self._interaction(4, guild_id, channel_id, user_id, data)
+        return await self._interaction(AUTOCOMPLETE, guild_id, channel_id, user_id, data)
 
     async def modal_submit(
         self, guild_id: str, channel_id: str, user_id: str, custom_id: str, values: Mapping[str, str]
     ) -> Interaction:
         """A modal submit with one text input (custom_id -> value) per action row."""
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
-        return await self._interaction(5, guild_id, channel_id, user_id, {"custom_id": custom_id, "components": rows})
+        data = {"custom_id": custom_id, "components": rows}
+        return await self._interaction(MODAL_SUBMIT, guild_id, channel_id, user_id, data)
 
-    async def _interaction(self, kind: int, guild_id: str, channel_id: str, user_id: str, data: JSON) -> Interaction:
+    async def button_click(
+        self, guild_id: str | None, channel_id: str, user_id: str, message_id: str, custom_id: str
+    ) -> Interaction:
+        """A click on a button of a stored message, in a guild (with the member) or, with guild_id None, in the
+        bot's DM channel with the user (with the user). Answer types 6 and 7 act on that message."""
+        message = self._stored(channel_id, message_id)
+        buttons = [c for row in message["components"] for c in row.get("components", []) if c["type"] == BUTTON]
+        if custom_id not in [b.get("custom_id") for b in buttons]:
+            raise KeyError(f"message {message_id} has no button {custom_id!r}: {buttons}")
+        data = {"custom_id": custom_id, "component_type": BUTTON}
+        extra = {"message": copy.deepcopy(self._event_message(message))}
+        return await self._interaction(MESSAGE_COMPONENT, guild_id, channel_id, user_id, data, extra)
+
+    async def _interaction(
+        self, kind: int, guild_id: str | None, channel_id: str, user_id: str, data: JSON, extra: JSON | None = None
+    ) -> Interaction:
         record = Interaction(self._snowflake(), secrets.token_urlsafe(24), kind)
-        permissions = str(self.permissions(guild_id, user_id, channel_id))
+        channel = self.channels[channel_id]
         record.payload = {
             "id": record.id, "application_id": self.application_id, "type": kind, "data": data,
-            "token": record.token, "version": 1, "guild_id": guild_id, "channel_id": channel_id,
-            "guild": {"id": guild_id, "locale": "en-US", "features": []}, "channel": self.channels[channel_id],
-            "member": self.member_payload(guild_id, user_id) | {"permissions": permissions},
-            "app_permissions": str(self.permissions(guild_id, self.bot_id, channel_id)), "locale": "en-US",
-            "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": guild_id},
-            "context": 0, "attachment_size_limit": 10 * 2**20,
+            "token": record.token, "version": 1, "channel_id": channel_id, "channel": channel, "locale": "en-US",
+            "entitlements": [], "attachment_size_limit": 10 * 2**20,
         }  # fmt: skip
+        if guild_id is not None:
+            permissions = str(self.permissions(guild_id, user_id, channel_id))
+            record.payload |= {
+                "guild_id": guild_id, "guild": {"id": guild_id, "locale": "en-US", "features": []},
+                "member": self.member_payload(guild_id, user_id) | {"permissions": permissions},
+                "app_permissions": str(self.permissions(guild_id, self.bot_id, channel_id)),
+                "guild_locale": "en-US", "authorizing_integration_owners": {"0": guild_id}, "context": 0,
+            }  # fmt: skip
+        elif channel["type"] == DM and channel["recipients"][0]["id"] == user_id:
+            record.payload |= {"user": self.users[user_id], "app_permissions": str(EVERYONE_PERMISSIONS),
+                               "authorizing_integration_owners": {"0": "0"}, "context": 1}  # fmt: skip
+        else:
+            raise ValueError(f"without a guild, {channel_id} must be the bot's DM channel with {user_id}")
+        record.payload |= extra or {}
         self.interactions[record.id] = record
         await self.dispatch("INTERACTION_CREATE", record.payload)
         return record
@@ -681,21 +543,31 @@ class FakeDiscord:
         body, files = await self._read_body(request)
         call = Call(method, path, body, files, dict(request.headers), dict(request.query))
         found = [(h, m) for ms, p, h in self._routes if method in ms.split("|") and (m := p.fullmatch(path))]
-        headers = self._bucket_headers(method, found[0][1]) if found else {}
         failure = next((f for f in self._failures if f.method == method and f.pattern.fullmatch(path)), None)
         try:
-            if failure is not None:
+            if (limited := self._global_limit(path)) is not None:
+                status, payload, headers = limited
+            elif failure is not None:
+                headers = self._bucket_headers(method, found[0][1]) if found else {}
                 status, payload, headers = self._failure_answer(failure, headers)
             elif not found:
+                headers = {}
                 self.unrouted.append(call)
                 raise ApiError(404, 0, "404: Not Found")
             else:
+                headers = self._bucket_headers(method, found[0][1])
                 payload = await found[0][0](call, *found[0][1].groups())
                 status = 204 if payload is None else 200
         except ApiError as error:
             status, payload = error.status, {"message": str(error), "code": error.code}
-        call.status = status
+        if status == 429:
+            self.rate_limited[f"{method} {path}"] += 1
         self.calls.append(call)
+        if hold := next((h for h in self._holds if h.matches(method, path)), None):
+            hold.calls.append(call)  # done, and recorded with status 0: only the answer waits
+            await self._notify()
+            await hold._gate.wait()
+        call.status = status
         await self._notify()
         # Exactly "application/json": discord.py compares the header verbatim (aiohttp would add a charset).
         content = {} if payload is None else {"Content-Type": "application/json"}
@@ -727,14 +599,34 @@ class FakeDiscord:
             code = failure.code if failure.code is not None else 50013 if failure.status == 403 else 0
             text = ERRORS.get(code) if code else "500: Internal Server Error" if failure.status >= 500 else None
             return failure.status, {"message": text or f"{failure.status}: Error", "code": code}, bucket
-        body = {"message": "You are being rate limited.", "retry_after": failure.retry_after, "global": failure.global_}
-        headers = {"Retry-After": str(math.ceil(failure.retry_after))}
-        if failure.global_:
-            return 429, body, headers | {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}
-        return 429, body, headers | bucket | {
-            "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{time.time() + failure.retry_after:.3f}",
-            "X-RateLimit-Reset-After": str(failure.retry_after), "X-RateLimit-Scope": "user",
-        }  # fmt: skip
+        return self._rate_limited(failure.retry_after, failure.scope, bucket)
+
+    @staticmethod
+    def _rate_limited(retry_after: float, scope: str, bucket: dict[str, str]) -> tuple[int, JSON, dict[str, str]]:
+        """A 429 as https://discord.com/developers/docs/topics/rate-limits shows them, for each scope."""
+        shared = scope == "shared"
+        message = "The resource is being rate limited." if shared else "You are being rate limited."
+        body = {"message": message, "retry_after": retry_after, "global": scope == "global"}
+        headers = {"Retry-After": str(math.ceil(retry_after)), "X-RateLimit-Scope": scope}
+        if scope == "global":
+            return 429, body, headers | {"X-RateLimit-Global": "true"}
+        reset = {"X-RateLimit-Reset": f"{time.time() + retry_after:.3f}", "X-RateLimit-Reset-After": str(retry_after)}
+        return 429, body, bucket | reset | headers | ({} if shared else {"X-RateLimit-Remaining": "0"})
+
+    def _global_limit(self, path: str) -> tuple[int, JSON, dict[str, str]] | None:
+        """The bot's global limit, if enabled: `global_rate_limit` requests per second; interaction endpoints are
+        exempt, as on Discord."""
+        interaction = path.startswith(("/interactions/", f"/webhooks/{self.application_id}/"))
+        if self.global_rate_limit is None or interaction:
+            return None
+        now = self.monotonic()
+        start, used = self._global_window
+        if now - start >= 1.0:
+            start, used = now, 0
+        if used < self.global_rate_limit:
+            self._global_window = (start, used + 1)
+            return None
+        return self._rate_limited(round(max(1.0 - (now - start), 0.001), 3), "global", {})
 
     def _bucket_headers(self, method: str, match: re.Match[str]) -> dict[str, str]:
         """X-RateLimit-* counting down a one-second window per route and major id.
@@ -742,7 +634,7 @@ class FakeDiscord:
         The fake never enforces the limit itself (inject 429s with fail()); discord.py waits when it hits 0.
         """
         key = (f"{method} {match.re.pattern}", match.group(1) if match.re.groups else "")
-        now = time.monotonic()
+        now = self.monotonic()
         start, used = self._buckets.get(key, (now, 0))
         if now - start >= 1.0:
             start, used = now, 0
@@ -756,6 +648,14 @@ class FakeDiscord:
         }  # fmt: skip
 
     # ---- REST: users, application, commands ------------------------------------------------------------------
+
+    async def _get_gateway(self, call: Call) -> JSON:
+        return {"url": self.gateway_url}
+
+    async def _get_gateway_bot(self, call: Call) -> JSON:
+        """Where to connect, the recommended shard count, and how many IDENTIFYs remain (one goes per IDENTIFY)."""
+        limit = dict(self.session_start_limit)
+        return {"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit}
 
     async def _get_me(self, call: Call) -> JSON:
         return self.bot_user
@@ -787,32 +687,45 @@ class FakeDiscord:
     # ---- REST: interaction responses and their webhook -------------------------------------------------------
 
     async def _callback(self, call: Call, interaction_id: str, token: str) -> JSON | None:
-        """Record the response; types 4 and 5 (deferred, a "thinking" message) create the original message."""
+        """Record the response: types 4 and 5 (deferred, a "thinking" message) create the original message; on a
+        button click, 6 (deferred update) and 7 (update) make the clicked message the original, 7 editing it."""
         record = self.interactions.get(interaction_id)
         if record is None or record.token != token:
             raise ApiError(404, 10062)
         if record.callbacks:
             raise ApiError(400, 40060)
-        record.callbacks.append(call.json)
         kind, data = call.json["type"], call.json.get("data") or {}
+        updates = kind in (DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE)
+        if updates and record.type not in (MESSAGE_COMPONENT, MODAL_SUBMIT):
+            raise ApiError(400, 50035)  # only a component's message can be updated
+        record.callbacks.append(call.json)
         flags = data.get("flags") or 0
         summary = {"id": interaction_id, "type": record.type, "response_message_loading": kind == 5,
                    "response_message_ephemeral": bool(flags & EPHEMERAL)}  # fmt: skip
         answer: JSON = {"interaction": summary}
-        if kind in (4, 5):
-            record.original = self._interaction_message(
-                record, data if kind == 4 else {"flags": flags | LOADING}, call.files
-            )
+        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE):
+            body = data if kind == CHANNEL_MESSAGE else {"flags": flags | LOADING}
+            record.original = self._interaction_message(record, body, call.files)
             summary["response_message_id"] = record.original["id"]
             answer["resource"] = {"type": kind, "message": record.original}
+        elif updates and "message" in record.payload:
+            record.original = self._stored(record.payload["channel_id"], record.payload["message"]["id"])
+            summary["response_message_id"] = record.original["id"]
+            if kind == UPDATE_MESSAGE:
+                self._edit(record.original, data, call.files)
+                answer["resource"] = {"type": kind, "message": record.original}
         return answer if call.query.get("with_response") in ("1", "true", "True") else None
 
     def _interaction_message(self, record: Interaction, body: JSON, files: list[Upload]) -> JSON:
         """A response message; non-ephemeral ones are channel messages too, ephemeral ones live on the record."""
         message = self._new_message(record.payload["channel_id"], body, files)
-        metadata = {"id": record.id, "type": record.type, "user": record.payload["member"]["user"]}
+        user = (record.payload.get("member") or record.payload)["user"]
+        metadata = {"id": record.id, "type": record.type, "user": user}
+        if "message" in record.payload:
+            metadata["interacted_message_id"] = record.payload["message"]["id"]
         message |= {"webhook_id": self.application_id, "application_id": self.application_id,
-                    "type": 20 if record.type == 2 else 0, "interaction_metadata": metadata}  # fmt: skip
+                    "type": 20 if record.type == APPLICATION_COMMAND else 0,
+                    "interaction_metadata": metadata}  # fmt: skip
         if not message["flags"] & EPHEMERAL:
             self._put_message(message)
         return message
@@ -867,12 +780,14 @@ class FakeDiscord:
 
     def _new_message(self, channel_id: str, body: JSON, files: list[Upload]) -> JSON:
         message = {
-            "id": self._snowflake(), "channel_id": channel_id, "author": self.bot_user, "timestamp": _now(),
+            "id": self._snowflake(), "channel_id": channel_id, "author": self.bot_user, "timestamp": now_iso(),
             "content": body.get("content") or "", "edited_timestamp": None, "tts": False, "mention_everyone": False,
             "mentions": [], "mention_roles": [], "attachments": [], "embeds": body.get("embeds") or [],
             "components": body.get("components") or [], "pinned": False, "type": 0, "flags": body.get("flags") or 0,
         }  # fmt: skip
         message["attachments"] = self._attachments(message, files)
+        if body.get("nonce") is not None:
+            message["nonce"] = body["nonce"]
         if reference := body.get("message_reference"):
             message |= {"type": 19, "message_reference": {"type": 0, "channel_id": channel_id} | reference}
         return message
@@ -909,7 +824,7 @@ class FakeDiscord:
                 message[key] = empty if body[key] is None else body[key]
         if files or "attachments" in body:
             message["attachments"] = self._attachments(message, files, body.get("attachments"))
-        message["edited_timestamp"] = _now()
+        message["edited_timestamp"] = now_iso()
         if message["id"] in self.messages.get(message["channel_id"], {}):  # ephemeral messages are not echoed
             channel = self.channels[message["channel_id"]]
             self._echo("MESSAGE_UPDATE", self._event_message(message), channel, GUILD_MESSAGES, DM_MESSAGES)
@@ -933,8 +848,18 @@ class FakeDiscord:
         else:
             send = SEND_MESSAGES_IN_THREADS if channel.get("type") == PUBLIC_THREAD else SEND_MESSAGES
             self._channel(channel_id, send | (ATTACH_FILES if call.files else 0))
-        message = self._new_message(channel_id, call.json or {}, call.files)
+        body = call.json or {}
+        nonce = None if body.get("nonce") is None else (channel_id, str(body["nonce"]))
+        if nonce and len(nonce[1]) > 25:
+            raise ApiError(400, 50035)  # a nonce is at most 25 characters
+        if nonce and body.get("enforce_nonce") and nonce in self._nonces:
+            at, message_id = self._nonces[nonce]
+            if self.monotonic() - at < NONCE_SECONDS and message_id in self.messages.get(channel_id, {}):
+                return self.messages[channel_id][message_id]  # the same message, and nothing new to dispatch
+        message = self._new_message(channel_id, body, call.files)
         self._put_message(message)
+        if nonce:
+            self._nonces[nonce] = (self.monotonic(), message["id"])
         return message
 
     async def _message(self, call: Call, channel_id: str, message_id: str) -> JSON | None:
@@ -971,7 +896,7 @@ class FakeDiscord:
         if call.method == "PUT" and message_id not in pinned:
             if len(pins) >= 250:
                 raise ApiError(400, 30003)
-            pins.append((message_id, _now()))
+            pins.append((message_id, now_iso()))
         elif call.method == "DELETE" and message_id in pinned:
             del pins[pinned.index(message_id)]
         message["pinned"] = call.method == "PUT"
@@ -1005,7 +930,7 @@ class FakeDiscord:
         body = call.json or {}
         thread = self.add_channel(parent["guild_id"], message_id, body["name"], PUBLIC_THREAD)
         metadata = {"archived": False, "auto_archive_duration": body.get("auto_archive_duration", 1440),
-                    "archive_timestamp": _now(), "locked": False, "create_timestamp": _now()}  # fmt: skip
+                    "archive_timestamp": now_iso(), "locked": False, "create_timestamp": now_iso()}  # fmt: skip
         thread |= {"parent_id": channel_id, "owner_id": self.bot_id, "message_count": 0, "member_count": 1,
                    "total_message_sent": 0, "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
                    "thread_metadata": metadata}  # fmt: skip
@@ -1017,9 +942,8 @@ class FakeDiscord:
         recipient = str(call.json["recipient_id"])
         if recipient not in self.users:
             raise ApiError(404, 10013)
-        for channel in self.channels.values():
-            if channel["type"] == DM and channel["recipients"][0]["id"] == recipient:
-                return channel
+        if channel := self.dm_channel(recipient):
+            return channel
         channel = {"id": self._snowflake(), "type": DM, "last_message_id": None, "flags": 0,
                    "recipients": [self.users[recipient]]}  # fmt: skip
         self.channels[channel["id"]] = channel
@@ -1038,9 +962,26 @@ class FakeDiscord:
         return list(self.guilds[guild_id].roles.values())
 
 
+def identify_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make discord.py IDENTIFY again at once, for as long as `monkeypatch` lasts.
+
+    discord.py's Client.before_identify_hook sleeps 5 s before every IDENTIFY but a client's first (Discord allows
+    one IDENTIFY per 5 s per max_concurrency bucket): after an INVALID_SESSION, and for each AutoShardedClient
+    shard after the first. The fake has no such limit, so the test client need not wait; this replaces that hook,
+    discord.py's documented place for it, on discord.Client (a subclass's own hook still runs).
+    """
+
+    async def identify_now(self: discord.Client, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+    monkeypatch.setattr(discord.Client, "before_identify_hook", identify_now)
+
+
 @pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    """A running FakeDiscord with discord.py's REST base and gateway pointed at it, restored afterwards."""
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """A running FakeDiscord with discord.py's REST base and gateway pointed at it, restored afterwards; the
+    clients identify again without discord.py's 5 s wait (identify_without_waiting)."""
+    identify_without_waiting(monkeypatch)
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     async with FakeDiscord() as fake:
         discord.http.Route.BASE = fake.api_base

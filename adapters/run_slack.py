@@ -1,12 +1,13 @@
-"""Run the bot on Slack: the core with background delivery, the ticking scheduler, and the app in Socket Mode
-(SLACK_APP_TOKEN set) or HTTP mode; review cards are reconciled on start and after every reconnection."""
+"""The composition root of `symposium-bot run` on Slack: the process (adapters/runtime.py) with the Slack
+platform, and the app in Socket Mode (SLACK_APP_TOKEN set) or HTTP mode. After every (re)connection, review cards
+are reconciled and requests left pending by a stopped process are handled."""
 
 import asyncio
 import logging
 
 from slack_sdk.errors import SlackApiError
 
-from adapters.runtime import running_core
+from adapters.runtime import essay_fetcher, symposium_process
 from adapters.slack.after_ack import AfterAck
 from adapters.slack.app import build_app, make_client, serve_http, serve_socket_mode
 from adapters.slack.pacing import SLACK_TIERS, Pacer
@@ -18,7 +19,6 @@ from bot.clock import Clock
 from bot.commands import ReconcileCard
 from bot.core import SymposiumBot
 from bot.ports import DeliveryError
-from bot.scheduling import start_ticking, stop_ticking
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -43,35 +43,37 @@ async def run_slack(
     client = make_client(slack_settings)
     me = await client.auth_test()
     pacer = Pacer(SLACK_TIERS if slack_settings.slack_pace_methods else {}, slack_settings.slack_post_interval_seconds)
-    platform = SlackPlatform(client, clock, pacer, bot_name=str(me["user"]))
-    async with running_core(core_settings, platform, clock, deliver_in_background=True, web=web) as bot:
-        scheduler, after_ack = start_ticking(bot, core_settings.delivery_interval_seconds), AfterAck()
+    people = People(client, ttl_seconds=slack_settings.slack_people_ttl_seconds)
+    platform = SlackPlatform(client, clock, pacer, bot_name=str(me["user"]), people=people)
+    async with (
+        essay_fetcher() as fetcher,
+        symposium_process(core_settings, platform, clock, web=web, fetcher=fetcher) as bot,
+    ):
+        after_ack = AfterAck()
         try:
             if deliver_only:
+                log.info("delivering the outbox only: no Slack connection is opened")
                 await asyncio.Event().wait()
-            people = People(client)
-            app = build_app(bot, slack_settings, after_ack=after_ack, client=client, people=people)
+            app = build_app(bot, slack_settings, platform, after_ack=after_ack)
 
-            async def reconcile() -> None:
+            async def catch_up() -> None:
+                """After every (re)connection: decisions made on cards while away, then requests left pending."""
                 try:
-                    await reconcile_cards(bot, platform, people, str(me["team_id"]), str(me["user_id"]))
+                    await reconcile_cards(bot, platform, str(me["team_id"]), str(me["user_id"]))
+                    await bot.recover()
                 except Exception:  # the next reconnection (or restart) tries again
-                    log.exception("reconciling review cards failed")
+                    log.exception("catching up after connecting failed")
 
             if slack_settings.slack_app_token:
-                await serve_socket_mode(app, slack_settings.slack_app_token, reconcile, ready=ready)
+                await serve_socket_mode(app, slack_settings.slack_app_token, catch_up, ready=ready)
             else:
-                await reconcile()
+                after_ack.start(catch_up(), now=True)
                 await serve_http(app, slack_settings.slack_port, ready=ready)
         finally:
-            await after_ack.drain()  # commands under way finish, then their messages go out, before the engine goes
-            await stop_ticking(scheduler, bot)
-            await bot.close()  # running_core skips this when cancelled
+            await after_ack.drain()  # requests under way finish before the process's core and database close
 
 
-async def reconcile_cards(
-    bot: SymposiumBot, platform: SlackPlatform, people: People, community: str, bot_user_id: str
-) -> int:
+async def reconcile_cards(bot: SymposiumBot, platform: SlackPlatform, community: str, bot_user_id: str) -> int:
     """Re-read the reactions on review cards still pending, so decisions made while away are kept.
 
     Returns how many cards were read; a card Slack cannot show now is left for the next reconnection.
@@ -80,7 +82,9 @@ async def reconcile_cards(
     for channel, ref in await bot.pending_cards():
         try:
             listed = await platform.card_reactions(channel, ref)
-            reactions = [(await people.actor(community, user), name) for user, name in listed if user != bot_user_id]
+            reactions = [
+                (await platform.people.actor(community, user), name) for user, name in listed if user != bot_user_id
+            ]
         except (DeliveryError, SlackApiError):
             log.warning("could not read the reactions on card %s in %s", ref, channel, exc_info=True)
             continue
