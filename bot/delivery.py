@@ -197,8 +197,30 @@ class Dispatcher:
         next one to its destination, and `kick` says new rows were written); the round ends when every worker is
         idle, so a review card written during a long fan-out is taken at once by an idle worker."""
         self._busy, self._changes = 0, 0
+        if not await self._anything_due():
+            return 0
         counts = await asyncio.gather(*(self._work() for _ in range(self.workers)))
         return sum(counts)
+
+    async def _anything_due(self) -> bool:
+        """Whether a row may be claimable now, read without taking a lock: an idle tick then costs one read, not a
+        write transaction per worker (on SQLite each takes the database's write lock)."""
+        now = self.clock.now()
+        try:
+            async with self.reads() as session:
+                due = await session.scalar(
+                    select(OutboxRow.id)
+                    .where(
+                        OutboxRow.status == Status.PENDING,
+                        OutboxRow.due_at <= now,
+                        or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                    )
+                    .limit(1)
+                )
+        except Exception as exc:  # the database is away: the next round tries again
+            log.warning("looking for due outbox rows failed (%s: %s)", type(exc).__name__, exc)
+            return False
+        return due is not None
 
     def kick(self) -> None:
         """New rows are due: idle workers of the round under way look again."""
