@@ -193,3 +193,23 @@ async def test_a_button_pressed_after_a_restart_still_works(
 
     assert reply(done).startswith("Essay 1: date confirmed")
     assert (await essay_one(engine)).date_confirmed_at is not None
+
+
+async def test_the_previews_hold_button_holds_the_essay_and_leaves_the_note(
+    fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
+) -> None:
+    async with running(fake, engine, clock) as world:
+        await scheduled(world)
+        await world.command(ERIN, "symposium preview", {"essay": 1})
+        await world.bot.tick()
+        [note] = [m for m in world.messages(REVIEW) if m["embeds"][0]["title"].startswith("Preview of essay 1")]
+        hold = labelled(note, "Hold it")
+
+        held = await press(world, ERIN, REVIEW, note, hold, GUILD)
+        await world.bot.tick()
+
+    assert (hold["custom_id"], hold["style"]) == (f"sym:{GUILD}:hold:{(await essay_one(engine)).id}", 4)  # danger
+    assert reply(held).startswith("Essay 1 held")
+    assert (await essay_one(engine)).scheduled_for is None
+    assert "Held" in text(note)  # the note, edited in place, says so and has no button left
+    assert note["components"] == []

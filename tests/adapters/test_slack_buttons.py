@@ -167,3 +167,23 @@ async def test_a_button_from_elsewhere_is_refused_privately(
 
     assert "I don't know that button" in answer
     assert await snapshot(engine) == before
+
+
+async def test_the_previews_hold_button_holds_the_essay_and_leaves_the_note(
+    rig: SlackRig, fake: FakeSlack, engine: AsyncEngine
+) -> None:
+    await scheduled(rig, fake)
+    await rig.command(EDITOR, "/symposium preview essay:1")
+    await rig.bot.tick()
+    [(ts, _)] = [(t, h) for t, h in headers_in(fake.channels[REVIEW]) if h.startswith("Preview of essay 1")]
+    hold = labelled(buttons(fake, REVIEW, ts), "Hold it")
+
+    held = await press(rig, EDITOR, REVIEW, ts, hold)
+    await rig.bot.tick()
+
+    assert (hold["value"], hold["style"]) == (f"hold:{(await essay_one(engine)).id}", "danger")
+    assert held.startswith("Essay 1 held")
+    assert (await essay_one(engine)).scheduled_for is None
+    note = fake.channels[REVIEW].messages[ts]
+    assert "Held" in note.text  # edited in place, with no button left
+    assert [b for b in note.blocks if b["type"] == "actions"] == []
