@@ -119,8 +119,8 @@ class Runner:
         try:
             member = interaction.user if isinstance(interaction.user, discord.Member) else None
             facts = facts_of(member, self.editor_role) if member and str(member.guild.id) == community else {}
-            body = {"action": str(interaction.data.get("custom_id", "")) if interaction.data else "", "value": value}
-            body["channel"] = str(interaction.channel_id)
+            custom_id = str(interaction.data.get("custom_id", "")) if interaction.data else ""
+            body = {"action": custom_id, "value": value, "channel": str(interaction.channel_id)}
             await self.answer(interaction, community, Kind.ACTION, body, facts)
         except Exception as exc:
             await self.fail(interaction, exc)
