@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from adapters.discord.buttons import view_of
 from adapters.discord.client import SymposiumClient
 from adapters.discord.pacing import Pacer
 from adapters.discord.sender import DiscordPlatform
@@ -18,6 +19,7 @@ from adapters.discord.settings import DiscordSettings, discord_endpoints
 from adapters.runtime import symposium_process
 from bot.clock import SimulatedClock
 from bot.db.models import Essay
+from bot.messages import Action, Message
 from bot.settings import CoreSettings
 from tests.adapters import test_discord
 from tests.adapters.test_discord import ALICE, ERIN, GUILD, MALLORY, REVIEW, World, reply, text
@@ -213,3 +215,15 @@ async def test_the_previews_hold_button_holds_the_essay_and_leaves_the_note(
     assert (await essay_one(engine)).scheduled_for is None
     assert "Held" in text(note)  # the note, edited in place, says so and has no button left
     assert note["components"] == []
+
+
+async def test_buttons_go_five_to_a_row_and_none_clears_them() -> None:
+    actions = tuple(Action(f"Button {n}", f"hold:{n}", "/symposium hold essay:1") for n in range(7))
+
+    view = view_of(GUILD, Message("Title", (), actions=actions))
+
+    assert view is not None
+    rows = view.to_components()
+    assert [len(row["components"]) for row in rows] == [5, 2]
+    assert rows[1]["components"][1]["custom_id"] == f"sym:{GUILD}:hold:6"
+    assert view_of(GUILD, Message("Title")) is None

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from adapters.slack.render import ACTIONS_BLOCK
+from adapters.slack.render import ACTIONS_BLOCK, render
 from bot.db.models import Essay
+from bot.messages import Action, Message
 from tests.adapters.test_slack import (
     ALICE,
     BOB,
@@ -187,3 +188,14 @@ async def test_the_previews_hold_button_holds_the_essay_and_leaves_the_note(
     note = fake.channels[REVIEW].messages[ts]
     assert "Held" in note.text  # edited in place, with no button left
     assert [b for b in note.blocks if b["type"] == "actions"] == []
+
+
+def test_buttons_keep_to_slacks_limits() -> None:
+    actions = tuple(Action("A very long label " * 6, f"hold:{n}", "/symposium hold essay:1") for n in range(30))
+    blocks, text = render(Message("Title", (), actions=actions), datetime(2023, 2, 1, tzinfo=UTC))
+
+    [block] = [b for b in blocks if b["type"] == "actions"]
+    assert len(block["elements"]) == 25
+    assert len({b["action_id"] for b in block["elements"]}) == 25
+    assert all(len(b["text"]["text"]) <= 75 and "style" not in b for b in block["elements"])
+    assert text == "Title"
