@@ -11,6 +11,7 @@ import logging
 import discord
 from discord import app_commands
 
+from adapters.discord.buttons import ActionButton, Presser
 from adapters.discord.commands import register
 from adapters.discord.reactions import Reactions
 from adapters.discord.settings import DiscordSettings
@@ -61,11 +62,13 @@ class SymposiumClient(discord.Client):
             self, allowed_installs=app_commands.AppInstallationType(guild=True, user=False)
         )
         self.reactions: Reactions | None = None
+        self.presser: Presser | None = None  # what takes button presses (adapters/discord/buttons.py)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def attach(self, bot: SymposiumBot) -> None:
-        """Route commands and reactions to the core."""
-        register(self.tree, bot, self.settings.discord_editor_role)
+        """Route commands, button presses and reactions to the core."""
+        self.presser = register(self.tree, bot, self.settings.discord_editor_role)
+        self.add_dynamic_items(ActionButton)  # every button the bot ever sent, without a view stored per message
         self.reactions = Reactions(self, bot, self.settings.discord_editor_role)
 
     def invite_url(self) -> str:

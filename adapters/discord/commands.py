@@ -4,7 +4,8 @@ and the Slack and console text grammar accept the same things through one path: 
 Each catalogue option becomes a typed Discord option (choices, channels, members, integers, autocomplete), and
 whatever Discord sends back becomes the raw string `build()` takes; the core validates it with its own words.
 Every answer is private: a command is deferred (ephemeral) before any database work, so Discord's three-second
-deadline holds however busy the database is, and the reply then replaces the "thinking…" message.
+deadline holds however busy the database is, and the reply then replaces the "thinking…" message. A pressed
+button (adapters/discord/buttons.py) goes the same way, as the command it stands for.
 """
 
 import asyncio
@@ -105,23 +106,45 @@ class Runner:
         await self.execute(interaction, INTENT, values)
 
     async def execute(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, str]) -> None:
-        """Record the interaction, acknowledge it ("thinking…"), then handle it: the core's reply replaces the
-        "thinking…" message through the interaction's token, or arrives as a DM if the bot was down too long."""
         if not isinstance(interaction.user, discord.Member):
             await reply(interaction, error_reply(SERVERS_ONLY))
             return
+        body = {"command": spec.path, "values": values, "channel": str(interaction.channel_id)}
+        facts = facts_of(interaction.user, self.editor_role)
+        await self.answer(interaction, str(interaction.user.guild.id), Kind.FORM, body, facts)
+
+    async def press(self, interaction: discord.Interaction, community: str, value: str) -> None:
+        """A button of the server `community` pressed, there or in a DM (where Discord sends no member: the core
+        then learns who presses from the server over REST)."""
+        try:
+            member = interaction.user if isinstance(interaction.user, discord.Member) else None
+            facts = facts_of(member, self.editor_role) if member and str(member.guild.id) == community else {}
+            custom_id = str(interaction.data.get("custom_id", "")) if interaction.data else ""
+            body = {"action": custom_id, "value": value, "channel": str(interaction.channel_id)}
+            await self.answer(interaction, community, Kind.ACTION, body, facts)
+        except Exception as exc:
+            await self.fail(interaction, exc)
+
+    async def answer(
+        self, interaction: discord.Interaction, community: str, kind: Kind, body: dict[str, Any], facts: dict[str, Any]
+    ) -> None:
+        """Record the interaction, acknowledge it ("thinking…"), then handle it: the core's reply replaces the
+        "thinking…" message through the interaction's token, or arrives as a DM if the bot was down too long.
+        An interaction seen before (the gateway replayed it) was acknowledged and is handled already: nothing more."""
         ticket = await self.bot.receive(
             Arrival(
                 key=f"discord:{interaction.id}",
-                community=str(interaction.user.guild.id),
+                community=community,
                 user_id=str(interaction.user.id),
-                kind=Kind.FORM,
-                body={"command": spec.path, "values": values, "channel": str(interaction.channel_id)},
-                facts=facts_of(interaction.user, self.editor_role),
+                kind=kind,
+                body=body,
+                facts=facts,
                 reply={"application_id": str(interaction.application_id), "token": interaction.token},
                 reply_until=self.bot.clock.now() + TOKEN_LIVES,
             )
         )
+        if ticket.duplicate:
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self._running:
             await self.bot.handle(ticket)
@@ -154,9 +177,10 @@ class Runner:
             log.warning("could not tell the user about the failure: %s", exc)
 
 
-def register(tree: app_commands.CommandTree[Any], bot: SymposiumBot, editor_role: str) -> None:
+def register(tree: app_commands.CommandTree[Any], bot: SymposiumBot, editor_role: str) -> Runner:
     """Add every catalogue command that exists on Discord to the tree: participant commands at the top level,
-    the rest as subcommands of /symposium; route failures to the one error path."""
+    the rest as subcommands of /symposium; route failures to the one error path. The runner also takes the
+    presses of buttons."""
     runner = Runner(bot, editor_role)
     group = app_commands.Group(
         name="symposium",
@@ -173,6 +197,7 @@ def register(tree: app_commands.CommandTree[Any], bot: SymposiumBot, editor_role
             tree.add_command(make_command(spec, name, runner))
     tree.add_command(group)
     tree.error(runner.fail)
+    return runner
 
 
 def make_command(spec: CommandSpec, name: str, runner: Runner) -> app_commands.Command[Any, ..., None]:

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 from discord.http import Route
+from discord.utils import MISSING
 
+from adapters.discord.buttons import components_of, view_of
 from adapters.discord.pacing import Pacer
 from adapters.discord.people import actor_from, fetch_actor
 from adapters.discord.render import Rendered, pages, render
@@ -71,25 +73,30 @@ class DiscordPlatform:
         self.client, self.pacer, self.editor_role = client, pacer, editor_role
 
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
-        out = render(message)
+        out, view = render(message), view_of(community, message)
         place = self._place(channel)
         sent = await self._call(
             "post",
             channel,
             lambda: place.send(
-                content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS, nonce=attempt.nonce
+                content=out.content,
+                embeds=out.embeds,
+                allowed_mentions=NO_MENTIONS,
+                nonce=attempt.nonce,
+                view=view if view is not None else MISSING,
             ),
             place=channel,
         )
         return str(sent.id)
 
     async def edit(self, community: str, channel: str, ref: str, message: Message) -> None:
-        out = render(message)
+        """Edit in place; the buttons are replaced too (none: any the message had are removed)."""
+        out, view = render(message), view_of(community, message)
         target = self._place(channel).get_partial_message(_id(ref))
         await self._call(
             "edit",
             channel,
-            lambda: target.edit(content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS),
+            lambda: target.edit(content=out.content, embeds=out.embeds, allowed_mentions=NO_MENTIONS, view=view),
         )
 
     async def pin(self, community: str, channel: str, ref: str) -> None:
@@ -118,9 +125,10 @@ class DiscordPlatform:
 
     async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
         dm = await self._call("dm", None, lambda: self.client.create_dm(discord.Object(_id(user_id))))
-        out = pages(message)
+        out, view = pages(message), view_of(community, message)
         for n, page in enumerate(out):
-            attachment = message.attachment if n == len(out) - 1 else None
+            last = n == len(out) - 1
+            attachment = message.attachment if last else None
             file = discord.File(io.BytesIO(attachment.content.encode()), attachment.filename) if attachment else None
             await self._call(
                 "dm",
@@ -132,6 +140,7 @@ class DiscordPlatform:
                     file=file,
                     allowed_mentions=NO_MENTIONS,
                     nonce=attempt.nonce if n == 0 else f"{attempt.nonce}-{n}",
+                    view=view if view is not None and last else MISSING,
                 ),
                 place=DM_PLACE,
             )
@@ -140,14 +149,19 @@ class DiscordPlatform:
         """Replace an interaction's "thinking…" message with the answer; more pages follow as private followups.
         Through the interaction's webhook routes, so it works after a restart too (no Interaction object then)."""
         first, *more = pages(message)
+        buttons = components_of(view_of(community, message))  # under the last page
         app, token = handle["application_id"], handle["token"]
         original = Route(
             "PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", webhook_id=app, webhook_token=token
         )
-        await self._call("reply", None, lambda: self.client.http.request(original, json=_payload(first)))
+        body = _payload(first) | ({"components": buttons} if buttons and not more else {})
+        await self._call("reply", None, lambda: self.client.http.request(original, json=body))
         followup = Route("POST", "/webhooks/{webhook_id}/{webhook_token}", webhook_id=app, webhook_token=token)
-        for page in more:
-            await self._call("reply", None, partial(self.client.http.request, followup, json=_payload(page, True)))
+        for n, page in enumerate(more, 1):
+            extra = {"components": buttons} if buttons and n == len(more) else {}
+            await self._call(
+                "reply", None, partial(self.client.http.request, followup, json=_payload(page, True) | extra)
+            )
 
     async def actor(self, community: str, user_id: str, facts: dict[str, Any]) -> Actor | None:
         """From the facts recorded with an interaction; a reaction's member is fetched over REST when absent."""

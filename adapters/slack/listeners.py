@@ -1,11 +1,12 @@
-"""Slack requests into the core: slash commands, the /intent form and reactions on review cards.
+"""Slack requests into the core: slash commands, the /intent form, reactions on review cards and buttons.
 
 Each listener records what arrived in the core's inbox (one short insert, bounded), acknowledges, and hands the
 handling to AfterAck, so Slack has its answer within 3 seconds whatever the database is doing and a request
 acknowledged is never lost: if the bot stops before handling it, it is handled on the next start. The answer
 goes privately to the request's response_url (a reaction's as an ephemeral message). A redelivered event or a
 replayed command carries the same `event_id`/`trigger_id` and is recognised by the inbox; nothing is dropped
-by its X-Slack-Retry-Num header. Only a form submission waits for the core (FORM_WAIT_SECONDS at most), so that
+by its X-Slack-Retry-Num header. A button press (an `actions` block from render.py) goes the same way as a
+command, keyed by its `action_ts` and presser, and is answered through its response_url. Only a form submission waits for the core (FORM_WAIT_SECONDS at most), so that
 a refusal can be shown under the field it concerns.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import forms
 from adapters.slack.after_ack import AfterAck
+from adapters.slack.render import ACTION_PREFIX
 from adapters.slack.sender import SlackPlatform
 from bot.core import SymposiumBot, error_reply
 from bot.inbox import Arrival, Kind
@@ -142,8 +145,32 @@ def register(app: AsyncApp, bot: SymposiumBot, platform: SlackPlatform, after_ac
         )
         after_ack.start(bot.handle(ticket))
 
+    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A pressed button: recorded, acknowledged, then run as its command; the answer goes privately to the
+        presser through the response_url (or as an ephemeral message in the channel when there is none)."""
+        team = body["user"].get("team_id") or (body.get("team") or {}).get("id") or ""
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+        reply, until = answer(body.get("response_url"))
+        if reply is None and channel:
+            reply = {"ephemeral": {"channel": channel, "user": user}}
+        ticket = await bot.receive(
+            Arrival(
+                key=f"slack:{team}:action:{action.get('action_ts')}:{user}",
+                community=team,
+                user_id=user,
+                kind=Kind.ACTION,
+                body={"action": action.get("action_id", ""), "value": action.get("value", ""), "channel": channel},
+                reply=reply,
+                reply_until=until,
+            )
+        )
+        await ack()
+        after_ack.start(bot.handle(ticket))
+
     for name in COMMANDS:
         app.command(name)(on_command)
     app.view(forms.CALLBACK_ID)(on_intent_form)
+    app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(on_button)
     app.event("reaction_added")(on_reaction)
     app.event("reaction_removed")(on_reaction)

@@ -4,20 +4,25 @@ User text only ever lands in `plain_text` and in rich-text `text` elements, whic
 mention, channel link, date or formatting can come out of them. The fallback `text` (notifications, and clients
 that cannot draw blocks) is mrkdwn, so every character of it is escaped for `&`, `<` and `>`; it never holds a
 `<@…>`, `<!…>` or `<#…>` form. Consecutive plain lines share one rich_text_section, separated by newlines, and
-runs of bullet lines become one rich_text_list, so a message is at most two blocks whatever its length.
+runs of bullet lines become one rich_text_list, so a message is at most two blocks whatever its length; its
+buttons (`Message.actions`) make a third, an `actions` block, whose presses the listeners route back to the core
+(adapters/slack/listeners.py). The fallback text needs no buttons: the lines name the command each one stands for.
 """
 
 import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import ChannelRef, Line, Link, Mention, Message, Part, Strong, Text, Time
+from bot.messages import Action, ChannelRef, Line, Link, Mention, Message, Part, Strong, Text, Time
 
 Block = dict[str, Any]
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 
 HEADER_MAX = 150  # Slack's limit for a header's plain_text
 FALLBACK_MAX = 3000  # the fallback is for notifications; the blocks carry the message
+ACTION_PREFIX = "symposium:"  # every button's action_id starts with it: the listener matches it
+ACTIONS_BLOCK = "symposium_actions"
+ACTIONS_MAX, BUTTON_TEXT_MAX = 25, 75  # Slack's limits: elements in an actions block, a button's text
 
 
 def escape(text: str) -> str:
@@ -36,7 +41,22 @@ def render(message: Message, now: datetime) -> tuple[list[Block], str]:
         lines.insert(0, Line((Strong(long_title),)))
     if lines:
         blocks.append({"type": "rich_text", "elements": _body(lines, now)})
+    if message.actions:
+        buttons = [_button(n, action) for n, action in enumerate(message.actions[:ACTIONS_MAX])]
+        blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons})
     return blocks, fallback_text(message, now)
+
+
+def _button(n: int, action: Action) -> Block:
+    """A button whose action_id is unique in its block and whose value is the core's (bot/buttons.py)."""
+    label = action.label if len(action.label) <= BUTTON_TEXT_MAX else action.label[: BUTTON_TEXT_MAX - 1] + "…"
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label, "emoji": False},
+        "action_id": f"{ACTION_PREFIX}{n}",
+        "value": action.value,
+    }
+    return button | ({"style": action.style} if action.style in ("primary", "danger") else {})
 
 
 def _body(lines: list[Line], now: datetime) -> list[Block]:

@@ -471,6 +471,11 @@ class FakeDiscord(FakeGateway):
         extra = {"message": copy.deepcopy(self._event_message(message))}
         return await self._interaction(MESSAGE_COMPONENT, guild_id, channel_id, user_id, data, extra)
 
+    async def replay(self, interaction: Interaction) -> None:
+        """Dispatch an interaction again with its id and token, as a gateway replay after a RESUME may; answering
+        it a second time is refused with 40060, as Discord does."""
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+
     async def _interaction(
         self, kind: int, guild_id: str | None, channel_id: str, user_id: str, data: JSON, extra: JSON | None = None
     ) -> Interaction:

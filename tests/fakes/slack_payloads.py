@@ -119,6 +119,7 @@ def block_actions_payload(
     block_id: str = "b",
     trigger_id: str = "5555.6666.fake",
     message: Json | None = None,
+    action_ts: str = "1700000000.999999",
 ) -> Json:
     """A button click as Slack's ``block_actions`` interactive payload (the ``interactive`` envelope payload).
 
@@ -142,7 +143,7 @@ def block_actions_payload(
                 "text": {"type": "plain_text", "text": value, "emoji": True},
                 "value": value,
                 "type": "button",
-                "action_ts": "1700000000.999999",
+                "action_ts": action_ts,
             }
         ],
     }
