@@ -6,8 +6,8 @@ acknowledged is never lost: if the bot stops before handling it, it is handled o
 goes privately to the request's response_url (a reaction's as an ephemeral message). A redelivered event or a
 replayed command carries the same `event_id`/`trigger_id` and is recognised by the inbox; nothing is dropped
 by its X-Slack-Retry-Num header. A button press (an `actions` block from render.py) goes the same way as a
-command, keyed by its `action_ts` and presser, and is answered through its response_url. Only a form submission waits for the core (FORM_WAIT_SECONDS at most), so that
-a refusal can be shown under the field it concerns.
+command, keyed by its `action_ts` and presser, and is answered through its response_url. Only a form submission
+waits for the core (FORM_WAIT_SECONDS at most), so that a refusal can be shown under the field it concerns.
 """
 
 import asyncio
