@@ -5,7 +5,7 @@ import asyncio
 
 import click
 
-from adapters.discord.client import SymposiumClient
+from adapters.discord.client import SymposiumClient, make_client
 from adapters.discord.pacing import Pacer
 from adapters.discord.sender import DiscordPlatform
 from adapters.discord.settings import DiscordSettings, discord_endpoints
@@ -28,7 +28,7 @@ async def run_discord(
     only and deliver the outbox (no gateway connection: Discord sends every event to every session, so one
     process owns the connection)."""
     pacer = Pacer(discord_settings.discord_calls_per_second, discord_settings.discord_post_interval_seconds)
-    client = SymposiumClient(discord_settings)
+    client = make_client(discord_settings)
     platform = DiscordPlatform(client, pacer, discord_settings.discord_editor_role)
     with discord_endpoints(discord_settings):
         # The client closes last: deliveries under way finish while it is open, before the database goes.
