@@ -71,6 +71,7 @@ class SymposiumClient(discord.Client):
         self.settings = settings
         self.sleep = sleep  # waits for Discord's session start limit (tests record them instead)
         self.max_concurrency = 1
+        self.on_connection_change: Callable[[], object] | None = None  # the heartbeat (adapters/heartbeat.py)
         # Installed to servers only (not to a user's account): the commands act on a server's symposium.
         self.tree = app_commands.CommandTree(
             self, allowed_installs=app_commands.AppInstallationType(guild=True, user=False)
@@ -124,10 +125,30 @@ class SymposiumClient(discord.Client):
             log.warning("Discord allows no more session starts now: waiting %.0f s for the limit to reset", reset_after)
             await self.sleep(reset_after)
 
+    def connection_state(self) -> str:
+        """Connected while the gateway connection is open and ready; connecting until it first is; else
+        disconnected."""
+        if self._connected():
+            return "connected"
+        return "disconnected" if self.is_ready() else "connecting"
+
+    def _connected(self) -> bool:
+        ws = self.ws
+        return self.is_ready() and ws is not None and ws.open
+
+    def _changed(self) -> None:
+        if self.on_connection_change is not None:
+            self.on_connection_change()
+
+    async def on_disconnect(self) -> None:
+        self._changed()
+
     async def on_ready(self) -> None:
+        self._changed()
         self._catch_up(None)
 
     async def on_resumed(self) -> None:
+        self._changed()
         self._catch_up(None)
 
     def _catch_up(self, shard: int | None) -> None:
@@ -200,16 +221,24 @@ class ShardedSymposiumClient(SymposiumClient, discord.AutoShardedClient):
             return
         await super().before_identify_hook(shard_id, initial=initial)
 
+    def _connected(self) -> bool:
+        """Every shard of this process open, all ready once."""
+        shards = self.shards
+        up = self.is_ready() and len(shards) == self.sessions_to_start()
+        return up and not any(s.is_closed() for s in shards.values())
+
     async def on_ready(self) -> None:
-        return None  # each shard caught up on its own (on_shard_ready)
+        self._changed()  # each shard caught up on its own (on_shard_ready)
 
     async def on_resumed(self) -> None:
         return None
 
     async def on_shard_ready(self, shard_id: int) -> None:
+        self._changed()
         self._catch_up(shard_id)
 
     async def on_shard_resumed(self, shard_id: int) -> None:
+        self._changed()
         self._catch_up(shard_id)
 
 
