@@ -39,16 +39,16 @@ class DiscordSettings(BaseSettings):
         count = info.data.get("discord_shard_count")
         if count is None:
             raise ValueError("set DISCORD_SHARD_COUNT too: shard ids count from 0 to DISCORD_SHARD_COUNT - 1")
-        ids: list[int] = []
+        ids: set[int] = set()
         for part in value.replace(" ", "").split(","):
             if not (found := re.fullmatch(r"(\d+)(?:-(\d+))?", part)):
                 raise ValueError(f"{part!r} is not a shard id or a range such as 0-3")
             first, last = int(found[1]), int(found[2] or found[1])
             if last < first:
                 raise ValueError(f"the range {part} runs backwards")
-            ids += [n for n in range(first, last + 1) if n not in ids]
-        if too_high := [n for n in ids if n >= count]:
-            raise ValueError(f"shard {too_high[0]} is not below DISCORD_SHARD_COUNT ({count})")
+            if last >= count:
+                raise ValueError(f"shard {max(first, count)} is not below DISCORD_SHARD_COUNT ({count})")
+            ids.update(range(first, last + 1))
         return tuple(sorted(ids))
 
     @property
