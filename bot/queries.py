@@ -206,14 +206,14 @@ async def communities(session: AsyncSession, now: datetime) -> list[CommunityHea
     symposia = {
         row.community: row
         for row in await session.execute(
-            select(
-                Symposium.community, func.count().label("total"), open_count.label("open"), func.max(Symposium.id)
-            ).group_by(Symposium.community)
+            select(Symposium.community, func.count().label("total"), open_count.label("open")).group_by(
+                Symposium.community
+            )
         )
     }
-    newest_ids = [row[3] for row in symposia.values()]
+    newest = select(func.max(Symposium.id)).group_by(Symposium.community).scalar_subquery()
     titles = dict(
-        (await session.execute(select(Symposium.community, Symposium.title).where(Symposium.id.in_(newest_ids)))).all()
+        (await session.execute(select(Symposium.community, Symposium.title).where(Symposium.id.in_(newest)))).all()
     )
     pending = and_(OutboxRow.status == "pending", OutboxRow.due_at <= now)
     outbox = {
@@ -225,7 +225,7 @@ async def communities(session: AsyncSession, now: datetime) -> list[CommunityHea
                 func.sum(case((pending, 1), else_=0)).label("waiting"),
                 func.sum(case((OutboxRow.status == "failed", 1), else_=0)).label("failed"),
             )
-            .where(OutboxRow.community.in_(list(symposia)))
+            .where(OutboxRow.community.is_not(None))
             .group_by(OutboxRow.community)
         )
     }
