@@ -9,6 +9,7 @@ Anything else keeps its traceback: it is a bug to report.
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import re
@@ -192,6 +193,60 @@ def web_only() -> None:
             await asyncio.Event().wait()
 
     until_stopped(serve())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per community, in a list.")
+def communities(as_json: bool) -> None:
+    """Each community with a symposium: its platform, symposia, and how its deliveries stand."""
+    from adapters.runtime import migrated_engine
+    from bot import queries
+    from bot.db.engine import make_sessions
+
+    settings = core_settings()
+
+    async def read() -> list[queries.CommunityHealth]:
+        async with migrated_engine(settings) as engine, make_sessions(engine, read_only=True)() as session:
+            return await queries.communities(session, datetime.now(UTC))
+
+    rows = [
+        {
+            "community": c.community,
+            "platform": platform_of(c.community),
+            "symposia": c.symposia,
+            "open": c.open_symposia,
+            "newest": c.newest_title,
+            "last_delivery": c.last_delivery.isoformat() if c.last_delivery else None,
+            "waiting": c.waiting,
+            "failed": c.failed,
+        }
+        for c in asyncio.run(read())
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No community has a symposium yet.")
+        return
+    click.echo(
+        f"{'COMMUNITY':<22} {'PLATFORM':<8} {'SYMPOSIA':>8} {'OPEN':>4} {'LAST DELIVERY (UTC)':<19} {'WAITING':>7} {'FAILED':>6}  NEWEST"
+    )
+    for row in rows:
+        last = str(row["last_delivery"] or "never")[:19].replace("T", " ")
+        click.echo(
+            f"{row['community']:<22} {row['platform']:<8} {row['symposia']:>8} {row['open']:>4} {last:<19} "
+            f"{row['waiting']:>7} {row['failed']:>6}  {row['newest']}"
+        )
+
+
+def platform_of(community: str) -> str:
+    """Which chat a community is on, by the shape of its id: Discord's servers are numbers (snowflakes), Slack's
+    workspaces `T…` (Enterprise Grid: `E…`); anything else is the console's."""
+    if community.isdigit():
+        return "discord"
+    if re.fullmatch(r"[TE][A-Z0-9]{6,}", community):
+        return "slack"
+    return "console"
 
 
 @main.group()

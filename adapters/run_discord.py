@@ -5,10 +5,11 @@ import asyncio
 
 import click
 
-from adapters.discord.client import SymposiumClient
+from adapters.discord.client import SymposiumClient, make_client
 from adapters.discord.pacing import Pacer
 from adapters.discord.sender import DiscordPlatform
 from adapters.discord.settings import DiscordSettings, discord_endpoints
+from adapters.heartbeat import Heartbeat
 from adapters.runtime import essay_fetcher, symposium_process
 from adapters.web.settings import WebSettings
 from bot.clock import Clock
@@ -28,7 +29,7 @@ async def run_discord(
     only and deliver the outbox (no gateway connection: Discord sends every event to every session, so one
     process owns the connection)."""
     pacer = Pacer(discord_settings.discord_calls_per_second, discord_settings.discord_post_interval_seconds)
-    client = SymposiumClient(discord_settings)
+    client = make_client(discord_settings)
     platform = DiscordPlatform(client, pacer, discord_settings.discord_editor_role)
     with discord_endpoints(discord_settings):
         # The client closes last: deliveries under way finish while it is open, before the database goes.
@@ -37,7 +38,11 @@ async def run_discord(
             essay_fetcher() as fetcher,
             symposium_process(core_settings, platform, clock, web=web, fetcher=fetcher) as bot,
         ):
-            await serve(client, bot, discord_settings, deliver_only)
+            state = (lambda: "delivering") if deliver_only else client.connection_state
+            detail = "deliver-only" if deliver_only else discord_settings.shards_text()
+            async with Heartbeat(bot.engine, clock, "discord", detail, state).running() as heartbeat:
+                client.on_connection_change = heartbeat.changed
+                await serve(client, bot, discord_settings, deliver_only)
 
 
 async def serve(

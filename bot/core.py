@@ -376,10 +376,11 @@ class SymposiumBot:
         async with self.unit_of_work(actor.community) as uow:
             return await views.suggestions(uow, actor, option, typed, symposium)
 
-    async def pending_cards(self) -> list[tuple[str, str]]:
-        """Review cards still waiting for a decision, as (channel, ref): adapters re-read their reactions."""
+    async def pending_cards(self, communities: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+        """Review cards still waiting for a decision, as (channel, ref): adapters re-read their reactions. With
+        `communities`, only those of the communities it accepts (a Discord shard's servers)."""
         async with self.reads() as session:
-            return await reconcile.pending_cards(session)
+            return await reconcile.pending_cards(session, communities)
 
     async def reconcile(self, card: c.ReconcileCard) -> None:
         """Apply what a card's listed reactions decide (see bot/services/reconcile.py)."""

@@ -1,9 +1,10 @@
 """Named reads shared by the services, the delivery loop and the public page."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import values
@@ -181,3 +182,65 @@ async def other_days(session: AsyncSession, sym: Symposium, essay: Essay, now: d
         if d not in taken and d != day
     ]
     return sorted(free, key=lambda d: (abs((d - day).days), d))[:n]
+
+
+@dataclass(frozen=True)
+class CommunityHealth:
+    """One community as operators see it (`symposium-bot communities`)."""
+
+    community: str
+    symposia: int
+    open_symposia: int
+    newest_title: str
+    last_delivery: datetime | None
+    """When a message of this community was last delivered."""
+    waiting: int
+    """Messages due now or earlier and not yet delivered (delivery is behind when this stays above zero)."""
+    failed: int
+    """Messages given up on (listed to the editors until delivered)."""
+
+
+async def communities(session: AsyncSession, now: datetime) -> list[CommunityHealth]:
+    """Every community with a symposium, in id order: its symposia and how its deliveries stand."""
+    open_count = func.sum(case((Symposium.status == "open", 1), else_=0))
+    symposia = {
+        row.community: row
+        for row in await session.execute(
+            select(Symposium.community, func.count().label("total"), open_count.label("open")).group_by(
+                Symposium.community
+            )
+        )
+    }
+    newest = select(func.max(Symposium.id)).group_by(Symposium.community).scalar_subquery()
+    titles = dict(
+        (await session.execute(select(Symposium.community, Symposium.title).where(Symposium.id.in_(newest)))).all()
+    )
+    pending = and_(OutboxRow.status == "pending", OutboxRow.due_at <= now)
+    outbox = {
+        row.community: row
+        for row in await session.execute(
+            select(
+                OutboxRow.community,
+                func.max(OutboxRow.sent_at).label("last"),
+                func.sum(case((pending, 1), else_=0)).label("waiting"),
+                func.sum(case((OutboxRow.status == "failed", 1), else_=0)).label("failed"),
+            )
+            .where(OutboxRow.community.is_not(None))
+            .group_by(OutboxRow.community)
+        )
+    }
+    found = []
+    for community in sorted(symposia):
+        sym, out = symposia[community], outbox.get(community)
+        found.append(
+            CommunityHealth(
+                community=community,
+                symposia=int(sym.total),
+                open_symposia=int(sym.open or 0),
+                newest_title=titles.get(community, ""),
+                last_delivery=out.last if out is not None else None,
+                waiting=int(out.waiting or 0) if out is not None else 0,
+                failed=int(out.failed or 0) if out is not None else 0,
+            )
+        )
+    return found

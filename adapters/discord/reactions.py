@@ -8,6 +8,7 @@ over REST, which needs no privileged intent.
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 
 import discord
 
@@ -63,14 +64,15 @@ class Reactions:
         )
         await self.bot.handle(ticket)
 
-    async def reconcile(self) -> None:
-        """Read the reactions on every review card still pending, so decisions made while away are kept.
+    async def reconcile(self, receives: Callable[[str], bool] | None = None) -> None:
+        """Read the reactions on every review card still pending in the servers this connection `receives` (all
+        by default), so decisions made while away are kept.
 
         Rounds never overlap (a resume can follow a ready closely), so each reaction is applied once.
         """
         async with self._reconciling:
             actors: dict[tuple[int, int], Actor | None] = {}
-            for channel, ref in await self.bot.pending_cards():
+            for channel, ref in await self.bot.pending_cards(receives):
                 try:
                     reactions = await self._card_reactions(int(channel), int(ref), actors)
                 except discord.NotFound:

@@ -12,6 +12,9 @@ the server takes its first request (starting fails if it fails); a later refresh
 again at the next interval, serving the last good bytes meanwhile. Tests call `Site.refresh()`, or
 hand `build_web_app` a `sleep` they control.
 
+Health. `/healthz` is the one path that reads the database on each request (for a process supervisor, see
+`healthz`); it is never cached.
+
 Links. The HTML pages link with relative URLs only, so no request header ever ends up in them. The Atom feed,
 the calendar and the JSON need absolute links: they are served only when `PUBLIC_BASE_URL` is set, and answer
 503 with a one-line explanation until then (a warning says so when the app is built). 503 rather than 404:
@@ -34,12 +37,13 @@ from importlib import resources
 
 from aiohttp import web
 from jinja2 import Environment
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.web import data, feeds, pages
 from adapters.web.settings import WebSettings
 from bot.clock import Clock
 from bot.db.engine import make_sessions
+from bot.health import beats, this_process
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ HTML = "text/html; charset=utf-8"
 STATIC = {"site.css": "text/css; charset=utf-8", "local-time.js": "text/javascript; charset=utf-8"}
 REMEMBERED = 512
 GZIP_FROM = 1024  # bytes: smaller bodies are not worth compressing
+HEALTH_TIMEOUT_SECONDS = 3.0
 NO_FEEDS = "This server has no PUBLIC_BASE_URL for its links: set PUBLIC_BASE_URL to serve feeds.\n"
 
 Sleep = Callable[[float], Awaitable[object]]
@@ -323,6 +328,45 @@ async def not_found_page(
         return web.Response(status=404, text=body, content_type="text/html", charset="utf-8")
 
 
+@dataclass(frozen=True)
+class Health:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    process: str
+    timeout: float = HEALTH_TIMEOUT_SECONDS
+
+
+HEALTH = web.AppKey("health", Health)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """For a process supervisor: the database (one read of the heartbeats, within HEALTH_TIMEOUT_SECONDS) and each
+    chat process's platform connection as its last heartbeat says (bot/health.py). 503 when the database does
+    not answer, or when this very process holds a platform connection that is down; other processes' states
+    are reported, not judged (each has its own /healthz when it serves the page)."""
+    health = request.app[HEALTH]
+    try:
+        async with asyncio.timeout(health.timeout), health.sessions() as session:
+            found = await beats(session)
+    except Exception as exc:  # any failure to read is the database's health
+        log.warning("/healthz: the database did not answer: %s", exc)
+        return _health_response({"database": "error", "platforms": []}, 503)
+    now = health.clock.now()
+    platforms = [
+        {
+            "process": b.process, "platform": b.platform, "state": b.state, "detail": b.detail,
+            "seen_at": b.seen_at.isoformat(), "stale": b.stale(now), "this_process": b.process == health.process,
+        }
+        for b in found
+    ]  # fmt: skip
+    down = any(p["this_process"] and p["state"] == "disconnected" for p in platforms)
+    return _health_response({"database": "ok", "platforms": platforms}, 503 if down else 200)
+
+
+def _health_response(body: dict[str, object], status: int) -> web.Response:
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
 
@@ -370,6 +414,8 @@ def build_web_app(
     app.router.add_get(f"/s/{slug}.json", _feed_route(".json", "application/json; charset=utf-8", _data))
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/favicon.ico", no_favicon)
+    app.router.add_get("/healthz", healthz)
+    app[HEALTH] = Health(make_sessions(engine, read_only=True), clock, this_process())
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_refreshing)
     return app

@@ -292,3 +292,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]]
+
+
+class Heartbeat(Base):
+    """A chat process's platform connection as it last said (bot/health.py), read by /healthz."""
+
+    __tablename__ = "heartbeats"
+
+    process: Mapped[str] = mapped_column(String(120), primary_key=True)
+    """host:pid"""
+    platform: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    """connected, disconnected or delivering (a deliver-only worker, which holds no connection)"""
+    detail: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]

@@ -1,26 +1,32 @@
 """Decisions made while the bot was away: platforms list a card's reactions without times, so one deciding
 kind from editors is applied (each reaction once); conflicting kinds leave the card pending and say so."""
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import ReconcileCard
 from bot.compose import STATUS_WORDS
-from bot.db.models import CardReaction, Essay, OutboxRow, PostedMessage, Submission
+from bot.db.models import CardReaction, Essay, OutboxRow, PostedMessage, Submission, Symposium
 from bot.messages import MessageBuilder
 from bot.permissions import is_editor
 from bot.services.reviews import Decider, apply_decision, card_context, card_submission, decision_of
 from bot.uow import UnitOfWork
 
 
-async def pending_cards(session: AsyncSession) -> list[tuple[str, str]]:
-    """(channel, ref) of every current review card whose essay still waits for a decision."""
-    waiting = await session.scalars(
-        select(Submission.id)
+async def pending_cards(
+    session: AsyncSession, communities: Callable[[str], bool] | None = None
+) -> list[tuple[str, str]]:
+    """(channel, ref) of every current review card whose essay still waits for a decision; with `communities`,
+    only in the communities it accepts."""
+    waiting = await session.execute(
+        select(Submission.id, Symposium.community)
         .join(Essay, Submission.essay_id == Essay.id)
+        .join(Symposium, Essay.symposium_id == Symposium.id)
         .where(Submission.superseded.is_(False), Essay.status == "pending", Essay.published_at.is_(None))
     )
-    keys = [f"card:{sub_id}" for sub_id in waiting]
+    keys = [f"card:{sub_id}" for sub_id, community in waiting if communities is None or communities(community)]
     rows = await session.execute(
         select(PostedMessage.channel, PostedMessage.ref).where(PostedMessage.key.in_(keys)).order_by(PostedMessage.id)
     )
