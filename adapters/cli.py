@@ -56,6 +56,7 @@ class Tokens(BaseSettings):
 
     discord_token: str | None = None
     slack_bot_token: str | None = None
+    slack_client_id: str | None = None  # Slack without a bot token: installed by many workspaces (OAuth)
 
 
 class Failure(click.ClickException):
@@ -125,7 +126,8 @@ def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
 def run(platform: str | None, deliver_only: bool, editors: str) -> None:
     """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
     given = Tokens()
-    tokens = [name for name, token in (("discord", given.discord_token), ("slack", given.slack_bot_token)) if token]
+    slack = given.slack_bot_token or given.slack_client_id
+    tokens = [name for name, token in (("discord", given.discord_token), ("slack", slack)) if token]
     if platform is None:
         if len(tokens) > 1:
             raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
@@ -501,6 +503,9 @@ SLACK_TOKEN_REFUSALS = frozenset(
 def _slack_problem(exc: BaseException, modules: set[str], meta: dict[str, Any]) -> str | None:
     """Slack refuses a token (auth.test for SLACK_BOT_TOKEN, apps.connections.open for SLACK_APP_TOKEN), or
     cannot be reached at SLACK_API_BASE_URL."""
+    oauth = sys.modules.get("adapters.slack.oauth")
+    if oauth is not None and isinstance(exc, oauth.TokenKeyError):
+        return str(exc)
     errors = sys.modules.get("slack_sdk.errors")
     if errors is not None and isinstance(exc, errors.SlackApiError):
         method = str(getattr(exc.response, "api_url", "")).rstrip("/").rsplit("/", 1)[-1] or "Slack"

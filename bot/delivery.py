@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
-from bot.db.models import OutboxRow, PostedMessage
+from bot.db.models import OutboxRow, PausedCommunity, PostedMessage
 from bot.db.types import UtcDateTime
 from bot.messages import Message, load_message
 from bot.outbox import Op, Status, write_rows
@@ -126,8 +126,9 @@ class Outcome:
 
 
 def _queue(bulk: bool) -> Any:
-    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), and no
-    earlier row to its destination due, being sent or being retried. Built once: a claim is the hot path."""
+    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), not for a
+    paused community (bot/services/communities.py), and no earlier row to its destination due, being sent or
+    being retried. Built once: a claim is the hot path."""
     now = bindparam("now", type_=UtcDateTime())
     earlier = aliased(OutboxRow)
     held_back = (
@@ -140,6 +141,7 @@ def _queue(bulk: bool) -> Any:
         )
         .exists()
     )
+    paused = select(PausedCommunity.community).where(PausedCommunity.community == OutboxRow.community).exists()
     return (
         select(OutboxRow)
         .where(
@@ -148,6 +150,7 @@ def _queue(bulk: bool) -> Any:
             OutboxRow.due_at <= now,
             or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
             ~held_back,
+            ~paused,
         )
         .order_by(OutboxRow.due_at, OutboxRow.id)
         .limit(1)
@@ -242,8 +245,10 @@ class Dispatcher:
         """Deliver a row this process claimed as it wrote it (a reply); True when it went out."""
         async with self.reads() as session:
             row = await session.get(OutboxRow, row_id)
-        if row is None or row.claim != claim or row.status != Status.PENDING:
-            return False
+            if row is None or row.claim != claim or row.status != Status.PENDING:
+                return False
+            if row.community and await session.get(PausedCommunity, row.community) is not None:
+                return False  # left to the queue, which skips it while its community is paused
         return bool(await self._deliver(Job(row, claim)))
 
     async def _claim(self, bulk_ok: bool) -> Job | None:

@@ -6,20 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import ReconcileCard
 from bot.compose import STATUS_WORDS
-from bot.db.models import CardReaction, Essay, OutboxRow, PostedMessage, Submission
+from bot.db.models import CardReaction, Essay, OutboxRow, PostedMessage, Submission, Symposium
 from bot.messages import MessageBuilder
 from bot.permissions import is_editor
 from bot.services.reviews import Decider, apply_decision, card_context, card_submission, decision_of
 from bot.uow import UnitOfWork
 
 
-async def pending_cards(session: AsyncSession) -> list[tuple[str, str]]:
-    """(channel, ref) of every current review card whose essay still waits for a decision."""
-    waiting = await session.scalars(
+async def pending_cards(session: AsyncSession, community: str | None = None) -> list[tuple[str, str]]:
+    """(channel, ref) of every current review card whose essay still waits for a decision (in one community)."""
+    query = (
         select(Submission.id)
         .join(Essay, Submission.essay_id == Essay.id)
         .where(Submission.superseded.is_(False), Essay.status == "pending", Essay.published_at.is_(None))
     )
+    if community is not None:
+        query = query.join(Symposium, Essay.symposium_id == Symposium.id).where(Symposium.community == community)
+    waiting = await session.scalars(query)
     keys = [f"card:{sub_id}" for sub_id in waiting]
     rows = await session.execute(
         select(PostedMessage.channel, PostedMessage.ref).where(PostedMessage.key.in_(keys)).order_by(PostedMessage.id)
