@@ -8,7 +8,12 @@ sender per workspace (adapters/slack/workspaces.py)."""
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
+from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from adapters.runtime import essay_fetcher, migrated_engine, symposium_process
@@ -82,6 +87,58 @@ async def run_slack(
             await after_ack.drain()  # requests under way finish before the process's core and database close
 
 
+@dataclass
+class Distributed:
+    """The bot installed by many workspaces: the core, the bolt app (served by the caller), the installs and the
+    per-workspace senders."""
+
+    bot: SymposiumBot
+    app: AsyncApp
+    store: SlackInstallations
+    workspaces: Workspaces
+    after_ack: AfterAck
+
+    async def catch_up(self) -> None:
+        """At start: decisions made on each workspace's cards while away, then requests left pending."""
+        try:
+            for team in await self.store.workspaces():
+                if (found := await self.workspaces.get(team)) is not None:
+                    await reconcile_cards(self.bot, found.platform, team, found.bot.bot_user_id, only=True)
+            await self.bot.recover()
+        except Exception:  # the next start tries again
+            log.exception("catching up after starting failed")
+
+
+@asynccontextmanager
+async def distributed_process(
+    core_settings: CoreSettings, slack_settings: SlackSettings, clock: Clock, **process: Any
+) -> AsyncIterator[Distributed]:
+    """The process for many workspaces (OAuth), for as long as the block runs; `process` goes to
+    `symposium_process`. A TOKEN_ENCRYPTION_KEY that cannot read the stored tokens stops it before anything else
+    (TokenKeyError). On the way out, work after acks finishes before the core closes."""
+    async with migrated_engine(core_settings) as engine:
+        store = SlackInstallations(engine, slack_settings.token_keys())
+        if rotated := await store.check_key():
+            log.info("re-encrypted the tokens of %s Slack workspaces under the first TOKEN_ENCRYPTION_KEY", rotated)
+        workspaces = Workspaces(store, slack_settings, clock)
+        platform = WorkspacePlatform(workspaces)
+        async with symposium_process(core_settings, platform, clock, engine=engine, **process) as bot:
+
+            async def installed(team: str) -> None:
+                """Installed (again): its new token from now on, and what waited for it goes out."""
+                workspaces.forget(team)
+                await bot.resume_community(team)
+
+            store.on_saved = installed
+            after_ack = AfterAck()
+            states = InstallStates(engine, clock)
+            app = build_distributed_app(bot, slack_settings, platform, store, states, after_ack=after_ack)
+            try:
+                yield Distributed(bot, app, store, workspaces, after_ack)
+            finally:
+                await after_ack.drain()
+
+
 async def run_distributed(
     core_settings: CoreSettings,
     slack_settings: SlackSettings,
@@ -91,48 +148,16 @@ async def run_distributed(
     web: WebSettings | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """`run_slack` for many workspaces (OAuth). A TOKEN_ENCRYPTION_KEY that cannot read the stored tokens stops
-    it before anything is served (TokenKeyError)."""
-    async with migrated_engine(core_settings) as engine:
-        store = SlackInstallations(engine, slack_settings.token_keys())
-        if rotated := await store.check_key():
-            log.info("re-encrypted the tokens of %s Slack workspaces under the first TOKEN_ENCRYPTION_KEY", rotated)
-        workspaces = Workspaces(store, slack_settings, clock)
-        platform = WorkspacePlatform(workspaces)
-        async with (
-            essay_fetcher() as fetcher,
-            symposium_process(core_settings, platform, clock, web=web, fetcher=fetcher, engine=engine) as bot,
-        ):
-
-            async def installed(team: str) -> None:
-                """Installed (again): its new token from now on, and what waited for it goes out."""
-                workspaces.forget(team)
-                await bot.resume_community(team)
-
-            store.on_saved = installed
-            after_ack = AfterAck()
-            try:
-                if deliver_only:
-                    log.info("delivering the outbox only: Slack's requests are served elsewhere")
-                    await asyncio.Event().wait()
-                app = build_distributed_app(
-                    bot, slack_settings, platform, store, InstallStates(engine, clock), after_ack=after_ack
-                )
-
-                async def catch_up() -> None:
-                    """At start: decisions made on each workspace's cards while away, then requests left pending."""
-                    try:
-                        for team in await store.workspaces():
-                            if (found := await workspaces.get(team)) is not None:
-                                await reconcile_cards(bot, found.platform, team, found.bot.bot_user_id, only=True)
-                        await bot.recover()
-                    except Exception:  # the next start tries again
-                        log.exception("catching up after starting failed")
-
-                after_ack.start(catch_up(), now=True)
-                await serve_http(app, slack_settings.slack_port, ready=ready)
-            finally:
-                await after_ack.drain()
+    """`run_slack` for many workspaces (OAuth): HTTP mode, with /slack/install."""
+    async with (
+        essay_fetcher() as fetcher,
+        distributed_process(core_settings, slack_settings, clock, web=web, fetcher=fetcher) as running,
+    ):
+        if deliver_only:
+            log.info("delivering the outbox only: Slack's requests are served elsewhere")
+            await asyncio.Event().wait()
+        running.after_ack.start(running.catch_up(), now=True)
+        await serve_http(running.app, slack_settings.slack_port, ready=ready)
 
 
 async def reconcile_cards(

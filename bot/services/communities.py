@@ -29,7 +29,7 @@ async def resume(session: AsyncSession, community: str) -> bool:
 async def paused(session: AsyncSession) -> dict[str, str]:
     """Every paused community, with why."""
     rows = await session.execute(select(PausedCommunity.community, PausedCommunity.reason))
-    return dict(rows.tuples().all())
+    return {community: reason for community, reason in rows}
 
 
 async def is_paused(session: AsyncSession, community: str) -> bool:
