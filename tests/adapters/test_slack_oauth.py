@@ -20,10 +20,12 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import ValidationError
+from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import select, text
 
 from adapters.cli import explain, settings_problems
 from adapters.run_slack import Distributed, distributed_process, run_slack
+from adapters.runtime import migrated_engine
 from adapters.slack.app import BOT_SCOPES, REDIRECT_PATH, slack_routes
 from adapters.slack.oauth import SlackInstallations, TokenKeyError
 from adapters.slack.pacing import Pacer
@@ -35,6 +37,7 @@ from bot.db.engine import make_engine
 from bot.db.models import OutboxRow, SlackInstallation
 from bot.outbox import Status
 from bot.settings import CoreSettings
+from tests.adapters.test_cli import env, invoke, one_error
 from tests.fakes import slack_api
 from tests.fakes.slack_api import (
     DEFAULT_SCOPES,
@@ -46,6 +49,7 @@ from tests.fakes.slack_api import (
 )
 
 fake_slack = slack_api.fake_slack
+__all__ = ["env", "fake_slack"]  # fixtures, used by name
 # slack-sdk's oauth_v2_access authenticates with aiohttp.BasicAuth, deprecated since aiohttp 3.12.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 
@@ -537,20 +541,6 @@ async def test_token_rotation_renews_the_bot_token_before_it_expires(rig: OAuthR
 # ----- settings
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in (
-        "SLACK_BOT_TOKEN",
-        "SLACK_APP_TOKEN",
-        "SLACK_CLIENT_ID",
-        "SLACK_CLIENT_SECRET",
-        "TOKEN_ENCRYPTION_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env is read
-    return monkeypatch
-
-
 def problems(**values: str) -> list[str]:
     with pytest.raises(ValidationError) as raised:
         SlackSettings.model_validate({"slack_signing_secret": SECRET} | values)
@@ -558,6 +548,7 @@ def problems(**values: str) -> list[str]:
 
 
 def test_oauth_mode_refuses_to_start_without_a_key_or_with_a_bad_one(env: pytest.MonkeyPatch) -> None:
+
     (no_key,) = problems(slack_client_id=CLIENT_ID, slack_client_secret=CLIENT_SECRET)
     (bad_key,) = problems(slack_client_id=CLIENT_ID, slack_client_secret=CLIENT_SECRET, token_encryption_key="abc")
     (nothing,) = problems()
@@ -578,3 +569,28 @@ def test_oauth_mode_refuses_to_start_without_a_key_or_with_a_bad_one(env: pytest
     )
     assert both.oauth_mode
     assert both.token_keys() == [KEY, OLD_KEY]
+    env.setenv("SLACK_CLIENT_ID", CLIENT_ID)
+    env.setenv("SLACK_CLIENT_SECRET", CLIENT_SECRET)
+    env.setenv("SLACK_SIGNING_SECRET", SECRET)
+    assert one_error(invoke("run")).startswith("Error: TOKEN_ENCRYPTION_KEY is not set: installs' tokens are stored")
+
+
+def test_a_wrong_key_stops_symposium_bot_run_with_one_line(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+
+    async def store_an_install() -> None:
+        async with migrated_engine(CoreSettings(database_url=url)) as engine:
+            await SlackInstallations(engine, [KEY]).async_save(
+                Installation(team_id=A, bot_token="xoxb-stored", bot_id="B1", bot_user_id="U1", user_id="U2")
+            )
+
+    asyncio.run(store_an_install())
+    for name, value in (("SLACK_CLIENT_ID", CLIENT_ID), ("SLACK_CLIENT_SECRET", CLIENT_SECRET)):
+        env.setenv(name, value)
+    env.setenv("SLACK_SIGNING_SECRET", SECRET)
+    env.setenv("TOKEN_ENCRYPTION_KEY", WRONG_KEY)
+
+    line = one_error(invoke("run"))
+
+    assert line.startswith("Error: TOKEN_ENCRYPTION_KEY cannot decrypt the Slack tokens stored in the database")
+    assert WRONG_KEY not in line
