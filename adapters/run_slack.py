@@ -115,7 +115,13 @@ async def distributed_process(
 ) -> AsyncIterator[Distributed]:
     """The process for many workspaces (OAuth), for as long as the block runs; `process` goes to
     `symposium_process`. A TOKEN_ENCRYPTION_KEY that cannot read the stored tokens stops it before anything else
-    (TokenKeyError). On the way out, work after acks finishes before the core closes."""
+    (TokenKeyError). On the way out, work after acks finishes before the core closes.
+
+    Unless DELIVERY_WORKERS_PER_COMMUNITY says otherwise, one workspace's deliveries take at most half the
+    delivery workers, so a workspace Slack makes wait (its pace, a long Retry-After) never holds them all."""
+    if core_settings.delivery_workers_per_community is None:
+        half = max(1, (process.get("workers") or core_settings.delivery_workers) // 2)
+        core_settings = core_settings.model_copy(update={"delivery_workers_per_community": half})
     async with migrated_engine(core_settings) as engine:
         store = SlackInstallations(engine, slack_settings.token_keys())
         if rotated := await store.check_key():

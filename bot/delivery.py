@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -93,6 +94,10 @@ class Composer(Protocol):
     ) -> list[dict[str, Any]]:
         """Outbox rows that tell someone a row was given up on (none for such notices themselves)."""
         ...
+
+
+class _Again(Exception):
+    """A claim picked a row of a community that became full meanwhile."""
 
 
 class Defer(Exception):
@@ -185,6 +190,8 @@ class Dispatcher:
         self.workers = workers or settings.delivery_workers
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._bulk_busy = self._busy = self._changes = 0
+        self.per_community = settings.delivery_workers_per_community
+        self._community_busy: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._stopping = False
 
@@ -227,6 +234,7 @@ class Dispatcher:
                     await self._changed.wait()
                 continue
             self._busy += 1
+            community = job.row.community or ""  # counted as busy by `_claim`
             if job.row.bulk:
                 self._bulk_busy += 1
             try:
@@ -236,6 +244,7 @@ class Dispatcher:
                 return sent
             finally:
                 self._busy -= 1
+                self._community_busy[community] -= 1
                 if job.row.bulk:
                     self._bulk_busy -= 1
                 self.kick()
@@ -254,26 +263,54 @@ class Dispatcher:
     async def _claim(self, bulk_ok: bool) -> Job | None:
         """Lease the longest-due row that no earlier row to its destination holds back: the rest of the outbox
         first, then fan-out rows when this worker may take one. Each pass walks the pending rows of its kind in
-        the order they fell due (a partial index), so a claim reads a handful of rows, not the whole queue."""
+        the order they fell due (a partial index), so a claim reads a handful of rows, not the whole queue.
+
+        With `delivery_workers_per_community`, a community with that many rows under way here is passed over, so
+        one slow community (a platform making it wait) never holds every worker."""
+        while True:
+            try:
+                return await self._claim_once(bulk_ok)
+            except _Again:  # another worker took a row of the same community meanwhile: look again, passing it over
+                continue
+
+    async def _claim_once(self, bulk_ok: bool) -> Job | None:
         now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            for bulk in (False, True) if bulk_ok else (False,):
-                row = await session.scalar(QUEUE[bulk], {"now": now})
-                if row is not None:
-                    break
-            else:
-                return None
-            job = Job(row, uuid.uuid4().hex)
-            if row.claimed_until is not None:  # a claim ran out with no outcome: its sender may have sent it
-                job.in_doubt, job.since = True, row.claimed_until - self.lease
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id)
-                .values(claimed_until=now + self.lease, claim=job.claim)
-                .execution_options(synchronize_session=False)
-            )
-            session.expunge(row)
+        counted: str | None = None
+        try:
+            async with self.sessions() as session, session.begin():
+                for bulk in (False, True) if bulk_ok else (False,):
+                    query = QUEUE[bulk]
+                    if full := [c for c, n in self._community_busy.items() if self._full(n)]:
+                        query = query.where(or_(OutboxRow.community.is_(None), OutboxRow.community.not_in(full)))
+                    row = await session.scalar(query, {"now": now})
+                    if row is not None:
+                        break
+                else:
+                    return None
+                community = row.community or ""
+                if self._full(self._community_busy[community]):
+                    raise _Again
+                self._community_busy[community] += 1  # until `_work` is done with the row
+                counted = community
+                job = Job(row, uuid.uuid4().hex)
+                if row.claimed_until is not None:  # a claim ran out with no outcome: its sender may have sent it
+                    job.in_doubt, job.since = True, row.claimed_until - self.lease
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row.id)
+                    .values(claimed_until=now + self.lease, claim=job.claim)
+                    .execution_options(synchronize_session=False)
+                )
+                session.expunge(row)
+        except BaseException:
+            if counted is not None:
+                self._community_busy[counted] -= 1
+            raise
         return job
+
+    def _full(self, busy: int) -> bool:
+        """Whether a community with `busy` rows under way here may take no more (delivery_workers_per_community)."""
+        return self.per_community is not None and busy >= self.per_community
 
     async def _deliver(self, job: Job) -> int:
         """Prepare (read), send (no transaction), record (write). Returns 1 when the row went out."""

@@ -6,6 +6,7 @@ The bot runs as `symposium-bot run` composes it without SLACK_BOT_TOKEN (adapter
 """
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -28,13 +29,14 @@ from adapters.run_slack import Distributed, distributed_process, run_slack
 from adapters.runtime import migrated_engine
 from adapters.slack.app import BOT_SCOPES, REDIRECT_PATH, slack_routes
 from adapters.slack.oauth import SlackInstallations, TokenKeyError
-from adapters.slack.pacing import Pacer
+from adapters.slack.pacing import SLACK_TIERS, Pacer
 from adapters.slack.settings import SlackSettings
 from adapters.web.app import build_web_app
 from adapters.web.settings import WebSettings
 from bot.clock import SimulatedClock
 from bot.db.engine import make_engine
-from bot.db.models import OutboxRow, SlackInstallation
+from bot.db.models import OutboxRow, SlackInstallation, Symposium
+from bot.messages import MessageBuilder
 from bot.outbox import Status
 from bot.settings import CoreSettings
 from tests.adapters.test_cli import env, invoke, one_error
@@ -98,12 +100,14 @@ def oauth_settings(fake: FakeSlack, keys: str = KEY) -> SlackSettings:
 class OAuthRig:
     """The bot for many workspaces behind a test server, with helpers that act as Slack and as a browser."""
 
-    def __init__(self, fake: FakeSlack, database_url: str, clock: SimulatedClock, *, keys: str = KEY) -> None:
+    def __init__(
+        self, fake: FakeSlack, database_url: str, clock: SimulatedClock, *, keys: str = KEY, workers: int = 1
+    ) -> None:
         self.fake, self.clock = fake, clock
         self.settings = oauth_settings(fake, keys)
         self.core = CoreSettings(database_url=database_url)
         self._process = distributed_process(
-            self.core, self.settings, clock, ticking=False, deliver_in_background=False, workers=1
+            self.core, self.settings, clock, ticking=False, deliver_in_background=False, workers=workers
         )
         self._ids = itertools.count(1)
 
@@ -372,6 +376,42 @@ async def test_one_workspace_held_by_slack_does_not_slow_another(rig: OAuthRig, 
 
     assert "Opened" in opened
     assert fake.workspace(B).channels[TEAMS[B].general].messages  # B's announcement and index went out
+
+
+async def test_a_workspace_slack_makes_wait_never_holds_every_delivery_worker(
+    fake: FakeSlack, database_url: str, clock: SimulatedClock
+) -> None:
+    """Two workers; A's pacer waits an hour and A has three messages due before B's one: B's still goes out."""
+    async with OAuthRig(fake, database_url, clock, workers=2) as rig:
+        rig.oauth()
+        await rig.install(A)
+        await rig.install(B)
+        for team in TEAMS:
+            await rig.command(team, TEAMS[team].editor, f"/symposium open {TEAMS[team].open_args}")
+        await rig.bot.tick()
+        found_a = await rig.running.workspaces.get(A)
+        assert found_a is not None
+        found_a.platform.pacer = held = Pacer(SLACK_TIERS, 0)
+        for method in SLACK_TIERS:
+            held.hold(method, 3600)
+        for team, users in ((A, ["UA1", "UA2", "UA3"]), (B, ["UB1"])):
+            async with rig.bot.unit_of_work(team) as uow:
+                sym = await uow.session.scalar(select(Symposium).where(Symposium.community == team))
+                assert sym is not None
+                for user in users:
+                    uow.dm(sym, user, MessageBuilder("A word", tag="notice").line("from the editors").build())
+                await uow.commit()
+
+        delivering = asyncio.create_task(rig.bot.tick())
+        try:
+            (sent,) = await fake.wait_for("chat.postMessage", lambda c: c.team == B and c.payload["channel"][0] == "D")
+        finally:
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
+
+    assert sent.payload["channel"] == fake.dm_channel_id("UB1", team_id=B)
+    assert [c for c in fake.calls_in(A, "conversations.open")] == []  # A's first still waits for its pace
 
 
 async def test_people_and_direct_message_channels_are_per_workspace(rig: OAuthRig, fake: FakeSlack) -> None:
