@@ -40,6 +40,7 @@ from bot.messages import MessageBuilder
 from bot.outbox import Status
 from bot.settings import CoreSettings
 from tests.adapters.test_cli import env, invoke, one_error
+from tests.adapters.test_slack_main import free_port
 from tests.fakes import slack_api
 from tests.fakes.slack_api import (
     DEFAULT_SCOPES,
@@ -412,6 +413,73 @@ async def test_a_workspace_slack_makes_wait_never_holds_every_delivery_worker(
 
     assert sent.payload["channel"] == fake.dm_channel_id("UB1", team_id=B)
     assert [c for c in fake.calls_in(A, "conversations.open")] == []  # A's first still waits for its pace
+
+
+async def test_at_start_each_workspace_s_cards_are_re_read_with_its_own_token(rig: OAuthRig, fake: FakeSlack) -> None:
+    """Editors decided on cards while the bot was away: catching up reads each workspace's with its token."""
+    await rig.install(A)
+    await rig.install(B)
+    cards = {}
+    for team, t in TEAMS.items():
+        await rig.command(team, t.editor, f"/symposium open {t.open_args}")
+        await rig.command(team, t.writer, f"/intent title:Essay from {team}")
+        await rig.command(team, t.writer, f"/submit <https://{team.lower()}.example/essay>")
+    await rig.bot.tick()
+    for team, t in TEAMS.items():
+        (cards[team],) = fake.workspace(team).channels[t.review].messages
+    fake.add_reaction(TEAMS[A].review, cards[A], "white_check_mark", TEAMS[A].editor, team_id=A)
+    fake.add_reaction(TEAMS[B].review, cards[B], "x", TEAMS[B].editor, team_id=B)
+
+    await rig.running.catch_up()
+    await rig.bot.tick()
+
+    reads = fake.calls_to("reactions.get")
+    assert sorted((c.team, c.payload["channel"]) for c in reads) == [(A, TEAMS[A].review), (B, TEAMS[B].review)]
+    tokens = {team: await rig.token(team) for team in TEAMS}
+    assert all(c.token == tokens[c.team or ""] for c in reads)
+    assert "approved" in fake.workspace(A).channels[TEAMS[A].review].messages[cards[A]].text
+    assert "declined" in fake.workspace(B).channels[TEAMS[B].review].messages[cards[B]].text
+
+
+async def test_symposium_bot_run_serves_the_install_page_and_events_on_slack_port(
+    fake: FakeSlack, database_url: str, clock: SimulatedClock
+) -> None:
+    port = free_port()
+    settings = oauth_settings(fake).model_copy(update={"slack_port": port})
+    core = CoreSettings(database_url=database_url, delivery_interval_seconds=3600)
+    ready = asyncio.Event()
+    task = asyncio.create_task(run_slack(core, settings, clock, ready=ready))
+    try:
+        async with asyncio.timeout(10):
+            await ready.wait()
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}"
+            fake.configure_oauth(CLIENT_ID, CLIENT_SECRET, redirect_uri=f"{base}{REDIRECT_PATH}")
+            start = await http.get(f"{base}/slack/install", allow_redirects=False)
+            page = await http.get(f"{start.headers['Location']}&team={A}", allow_redirects=False)
+            back = page.headers["Location"]
+            finished = await http.get(back, headers={"Cookie": start.headers["Set-Cookie"].split(";")[0]})
+            t = TEAMS[A]
+            body = slash_command_body(
+                "/symposium",
+                f"open {t.open_args}",
+                team_id=A,
+                user_id=t.editor,
+                channel_id=t.general,
+                response_url=fake.response_url("run"),
+            )
+            sent = await http.post(
+                f"{base}/slack/events", data=body, headers=signed_headers(SECRET, body, int(time.time()))
+            )
+            (reply,) = await fake.wait_for("response_url", lambda c: c.token == "run")
+            await fake.wait_for("pins.add", lambda c: c.team == A)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    assert (start.status, page.status, finished.status, sent.status) == (302, 302, 200, 200)
+    assert "Opened" in reply.payload["text"]
 
 
 async def test_people_and_direct_message_channels_are_per_workspace(rig: OAuthRig, fake: FakeSlack) -> None:
