@@ -18,7 +18,14 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.runtime import essay_fetcher, migrated_engine, symposium_process
 from adapters.slack.after_ack import AfterAck
-from adapters.slack.app import build_app, build_distributed_app, make_client, serve_http, serve_socket_mode
+from adapters.slack.app import (
+    REQUEST_WORKSPACE,
+    build_app,
+    build_distributed_app,
+    make_client,
+    serve_http,
+    serve_socket_mode,
+)
 from adapters.slack.oauth import InstallStates, SlackInstallations
 from adapters.slack.pacing import SLACK_TIERS, Pacer
 from adapters.slack.people import People
@@ -136,7 +143,7 @@ async def distributed_process(
                 await bot.resume_community(team)
 
             store.on_saved = installed
-            after_ack = AfterAck()
+            after_ack = AfterAck(per=REQUEST_WORKSPACE)  # each workspace's commands handled apart
             states = InstallStates(engine, clock)
             app = build_distributed_app(bot, slack_settings, platform, store, states, after_ack=after_ack)
             try:

@@ -3,7 +3,8 @@ workspaces (OAuth), the app also serves /slack/install and /slack/oauth_redirect
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, cast
 
 from aiohttp import web
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH, REDIRECT_PATH = "/slack/install", "/slack/oauth_redirect"
+# The workspace of the request being handled, for AfterAck's workers per workspace (many workspaces).
+REQUEST_WORKSPACE: ContextVar[str] = ContextVar("slack_request_workspace", default="")
 # The bot scopes an install asks for: manifest.yml's oauth_config.scopes.bot.
 BOT_SCOPES = (
     "commands",
@@ -100,6 +103,13 @@ def build_distributed_app(
         authorize=WorkspaceAuthorize(platform.workspaces),  # type: ignore[arg-type]  # bolt takes an AsyncAuthorize
         installation_store_bot_only=True,
     )
+
+    async def remember_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+        """Name the request's workspace for the work its listener starts after the ack (AfterAck's `per`)."""
+        REQUEST_WORKSPACE.set(context.team_id or "")
+        return await next()
+
+    app.use(remember_workspace)
     # The listeners only answer through `platform.reply`, which WorkspacePlatform routes by workspace.
     register(app, bot, cast(SlackPlatform, platform), after_ack)
     register_uninstalls(app, bot, store, platform.workspaces)

@@ -27,6 +27,7 @@ from sqlalchemy import select, text
 from adapters.cli import explain, settings_problems
 from adapters.run_slack import Distributed, distributed_process, run_slack
 from adapters.runtime import migrated_engine
+from adapters.slack.after_ack import WORKERS
 from adapters.slack.app import BOT_SCOPES, REDIRECT_PATH, slack_routes
 from adapters.slack.oauth import SlackInstallations, TokenKeyError
 from adapters.slack.pacing import SLACK_TIERS, Pacer
@@ -480,6 +481,46 @@ async def test_symposium_bot_run_serves_the_install_page_and_events_on_slack_por
 
     assert (start.status, page.status, finished.status, sent.status) == (302, 302, 200, 200)
     assert "Opened" in reply.payload["text"]
+
+
+async def test_a_flood_of_one_workspace_s_commands_never_keeps_another_s_waiting(
+    rig: OAuthRig, fake: FakeSlack
+) -> None:
+    """A's channel checks wait for its pace (held until the end); A's editors send more commands than the bot
+    handles at once (each editor's in turn: several editors); B's command is still answered."""
+    await rig.install(A)
+    await rig.install(B)
+    found_a = await rig.running.workspaces.get(A)
+    assert found_a is not None
+    gate = asyncio.Event()
+
+    async def until_the_gate_opens(_: float) -> None:
+        await gate.wait()
+
+    found_a.platform.pacer = held = Pacer(SLACK_TIERS, 0, sleep=until_the_gate_opens)
+    held.hold("conversations.info", 3600)
+    t = TEAMS[A]
+    try:
+        for n in range(WORKERS + 2):
+            editor = f"UFLOOD{n}"
+            fake.add_user(editor, is_admin=True, team_id=A)
+            body = slash_command_body(
+                "/symposium",
+                f"open {t.open_args} slug:flood-{n}",
+                team_id=A,
+                user_id=editor,
+                channel_id=t.general,
+                trigger_id=f"flood{n}.trigger",
+            )
+            assert (await rig.post(body)).status == 200
+        async with asyncio.timeout(10):
+            answer = await rig.command(B, TEAMS[B].editor, f"/symposium open {TEAMS[B].open_args}")
+        assert "Opened" in answer
+        assert fake.calls_in(A, "conversations.info") == []  # A's still wait
+    finally:
+        gate.set()
+    await rig.running.after_ack.drain()
+    assert fake.calls_in(A, "conversations.info")  # and were handled once A's pace allowed
 
 
 async def test_people_and_direct_message_channels_are_per_workspace(rig: OAuthRig, fake: FakeSlack) -> None:
