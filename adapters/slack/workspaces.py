@@ -92,14 +92,26 @@ class Workspaces:
                 self._known.pop(team_id, None)
                 return None
             if self._expiring(bot):  # (another process may have renewed it already: the store is read first)
-                renewed = await self._rotator.perform_bot_token_rotation(
-                    bot=bot, minutes_before_expiration=self._rotate_before
-                )
-                if renewed is not None:
-                    await self.store.async_save_bot(renewed)
-                    log.info("renewed the bot token of Slack workspace %s", team_id)
-                    bot = renewed
+                bot = await self._renew(team_id, bot)
             return self._keep(team_id, bot)
+
+    async def _renew(self, team_id: str, bot: Bot) -> Bot:
+        """Renew the bot token with its refresh token and store the new pair. When Slack refuses the refresh token
+        because another process used it a moment ago, that process's renewed token is read back instead."""
+        try:
+            renewed = await self._rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=self._rotate_before
+            )
+        except SlackTokenRotationError:
+            again = await self.store.async_find_bot(enterprise_id=None, team_id=team_id)
+            if again is None or again.bot_refresh_token == bot.bot_refresh_token or self._expiring(again):
+                raise
+            return again
+        if renewed is None:
+            return bot
+        await self.store.async_save_bot(renewed)
+        log.info("renewed the bot token of Slack workspace %s", team_id)
+        return renewed
 
     def _expiring(self, bot: Bot) -> bool:
         expires = bot.bot_token_expires_at
