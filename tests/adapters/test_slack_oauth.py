@@ -593,6 +593,26 @@ async def test_uninstalling_one_workspace_stops_its_deliveries_and_leaves_the_ot
     assert all(c.status == 200 and c.response["ok"] for c in posted_a[-len(held) :])
 
 
+async def test_revoking_a_user_token_keeps_the_workspace_revoking_the_bot_s_pauses_it(
+    rig: OAuthRig, fake: FakeSlack
+) -> None:
+    await rig.install(A)
+
+    def revoked(oauth: list[str], bot: list[str]) -> str:
+        event = {"type": "tokens_revoked", "tokens": {"oauth": oauth, "bot": bot}, "event_ts": "1700000000.000100"}
+        return event_callback_body(event, f"Ev{next(rig._ids)}", A)
+
+    assert (await rig.post(revoked(["UINSTALL1"], []))).status == 200
+    kept = await rig.running.store.workspaces()
+    paused_before = await rig.bot.paused_communities()
+    assert (await rig.post(revoked([], [bot_user_id_for(A)]))).status == 200
+
+    assert (kept, paused_before) == ([A], {})
+    assert await rig.running.store.workspaces() == []
+    assert await rig.bot.paused_communities() == {A: "the bot's tokens were revoked in this Slack workspace"}
+    assert await rig.running.workspaces.get(A) is None
+
+
 # ----- tokens at rest and their rotation
 
 
