@@ -124,13 +124,15 @@ def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
 @click.option("--deliver-only", is_flag=True, help="Only deliver the outbox (extra workers on PostgreSQL).")
 @click.option("--editors", default="editor", show_default=True, help="Console only: comma-separated editors.")
 def run(platform: str | None, deliver_only: bool, editors: str) -> None:
-    """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
+    """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN (or SLACK_CLIENT_ID) is set, else
+    the console."""
     given = Tokens()
     slack = given.slack_bot_token or given.slack_client_id
     tokens = [name for name, token in (("discord", given.discord_token), ("slack", slack)) if token]
     if platform is None:
         if len(tokens) > 1:
-            raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
+            slack_setting = "SLACK_BOT_TOKEN" if given.slack_bot_token else "SLACK_CLIENT_ID"
+            raise click.UsageError(f"Both DISCORD_TOKEN and {slack_setting} are set: choose one with --platform.")
         platform = tokens[0] if tokens else "console"
     if platform == "discord":
         _run_discord(deliver_only)
