@@ -613,6 +613,28 @@ async def test_revoking_a_user_token_keeps_the_workspace_revoking_the_bot_s_paus
     assert await rig.running.workspaces.get(A) is None
 
 
+async def test_a_paused_workspace_s_reply_waits_and_goes_out_when_resumed(rig: OAuthRig, fake: FakeSlack) -> None:
+    """Even the answer to a request (delivered right after its handling) waits while its workspace is paused."""
+    await rig.install(A)
+    t = TEAMS[A]
+    await rig.bot.pause_community(A, "paused by the test")
+    body = slash_command_body(
+        "/symposium", "help", team_id=A, user_id=t.editor, response_url=fake.response_url("paused"), trigger_id="p1"
+    )
+
+    assert (await rig.post(body)).status == 200
+    await rig.running.after_ack.drain()
+    await rig.bot.tick()
+    waited = [c for c in fake.calls_to("response_url") if c.token == "paused"]
+    await rig.bot.resume_community(A)
+    rig.clock.advance(timedelta(minutes=3))  # past the claim it was written with
+    await rig.bot.tick()
+
+    assert waited == []
+    (answer,) = [c for c in fake.calls_to("response_url") if c.token == "paused"]
+    assert answer.payload["response_type"] == "ephemeral"
+
+
 # ----- tokens at rest and their rotation
 
 
