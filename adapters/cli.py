@@ -57,6 +57,7 @@ class Tokens(BaseSettings):
 
     discord_token: str | None = None
     slack_bot_token: str | None = None
+    slack_client_id: str | None = None  # Slack without a bot token: installed by many workspaces (OAuth)
 
 
 class Failure(click.ClickException):
@@ -124,12 +125,15 @@ def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
 @click.option("--deliver-only", is_flag=True, help="Only deliver the outbox (extra workers on PostgreSQL).")
 @click.option("--editors", default="editor", show_default=True, help="Console only: comma-separated editors.")
 def run(platform: str | None, deliver_only: bool, editors: str) -> None:
-    """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN is set, else the console."""
+    """Start the bot: Discord if DISCORD_TOKEN is set, Slack if SLACK_BOT_TOKEN (or SLACK_CLIENT_ID) is set, else
+    the console."""
     given = Tokens()
-    tokens = [name for name, token in (("discord", given.discord_token), ("slack", given.slack_bot_token)) if token]
+    slack = given.slack_bot_token or given.slack_client_id
+    tokens = [name for name, token in (("discord", given.discord_token), ("slack", slack)) if token]
     if platform is None:
         if len(tokens) > 1:
-            raise click.UsageError("Both DISCORD_TOKEN and SLACK_BOT_TOKEN are set: choose one with --platform.")
+            slack_setting = "SLACK_BOT_TOKEN" if given.slack_bot_token else "SLACK_CLIENT_ID"
+            raise click.UsageError(f"Both DISCORD_TOKEN and {slack_setting} are set: choose one with --platform.")
         platform = tokens[0] if tokens else "console"
     if platform == "discord":
         _run_discord(deliver_only)
@@ -219,6 +223,7 @@ def communities(as_json: bool) -> None:
             "last_delivery": c.last_delivery.isoformat() if c.last_delivery else None,
             "waiting": c.waiting,
             "failed": c.failed,
+            "paused": c.paused,
         }
         for c in asyncio.run(read())
     ]
@@ -236,6 +241,7 @@ def communities(as_json: bool) -> None:
         click.echo(
             f"{row['community']:<22} {row['platform']:<8} {row['symposia']:>8} {row['open']:>4} {last:<19} "
             f"{row['waiting']:>7} {row['failed']:>6}  {row['newest']}"
+            + (f"  (paused: {row['paused']})" if row["paused"] else "")
         )
 
 
@@ -556,6 +562,9 @@ SLACK_TOKEN_REFUSALS = frozenset(
 def _slack_problem(exc: BaseException, modules: set[str], meta: dict[str, Any]) -> str | None:
     """Slack refuses a token (auth.test for SLACK_BOT_TOKEN, apps.connections.open for SLACK_APP_TOKEN), or
     cannot be reached at SLACK_API_BASE_URL."""
+    oauth = sys.modules.get("adapters.slack.oauth")
+    if oauth is not None and isinstance(exc, oauth.TokenKeyError):
+        return str(exc)
     errors = sys.modules.get("slack_sdk.errors")
     if errors is not None and isinstance(exc, errors.SlackApiError):
         method = str(getattr(exc.response, "api_url", "")).rstrip("/").rsplit("/", 1)[-1] or "Slack"

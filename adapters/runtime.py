@@ -64,6 +64,7 @@ async def symposium_process(
     deliver_in_background: bool = True,
     workers: int | None = None,
     fetcher: EssayFetcher | None = None,
+    engine: AsyncEngine | None = None,
 ) -> AsyncIterator[SymposiumBot]:
     """One process of the bot, for as long as the block runs.
 
@@ -75,12 +76,15 @@ async def symposium_process(
         workers: rows delivered at once (the console: 1, so its transcript keeps the outbox's order).
         fetcher: looks for essays live on their day (`essay_fetcher`); without one, essays are announced at their
             time unchecked and cross-posts wait for their author's `/submit live:`.
+        engine: the database, migrated already and disposed by the caller (an adapter that keeps its own tables
+            there, such as Slack's installs); by default `migrated_engine`'s.
 
     On the way out: the clock stops after one last round, the page closes, deliveries under way finish, and the
     database goes last.
     """
     async with AsyncExitStack() as stack:
-        engine = await stack.enter_async_context(migrated_engine(settings))
+        if engine is None:
+            engine = await stack.enter_async_context(migrated_engine(settings))
         bot = SymposiumBot(
             engine,
             clock,

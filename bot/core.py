@@ -35,6 +35,7 @@ from bot.outbox import Status
 from bot.permissions import is_editor
 from bot.ports import Platform
 from bot.services import (
+    communities,
     dates,
     history,
     intents,
@@ -392,6 +393,28 @@ class SymposiumBot:
             log.exception("reconciling card %s in %s failed", card.message_ref, card.channel)
             return
         await self._sent(uow)
+
+    # ----- communities the app left (bot/services/communities.py)
+
+    async def pause_community(self, community: str, reason: str) -> bool:
+        """Send nothing more to `community` (the app was uninstalled there): what waits stays in the outbox.
+        False when it was paused already."""
+        async with self.sessions() as session, session.begin():
+            return await communities.pause(session, community, reason, self.clock.now())
+
+    async def resume_community(self, community: str) -> bool:
+        """Deliver to `community` again (the app was installed again), what waited first; False when it was not
+        paused."""
+        async with self.sessions() as session, session.begin():
+            resumed = await communities.resume(session, community)
+        if resumed:
+            self.wake()
+        return resumed
+
+    async def paused_communities(self) -> dict[str, str]:
+        """Paused communities, with why."""
+        async with self.reads() as session:
+            return await communities.paused(session)
 
     # ----- delivery and the clock
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
-from bot.db.models import OutboxRow, PostedMessage
+from bot.db.models import OutboxRow, PausedCommunity, PostedMessage
 from bot.db.types import UtcDateTime
 from bot.messages import Message, load_message
 from bot.outbox import Op, Status, write_rows
@@ -95,6 +96,10 @@ class Composer(Protocol):
         ...
 
 
+class _Again(Exception):
+    """A claim picked a row of a community that became full meanwhile."""
+
+
 class Defer(Exception):
     """The row refers to a post not yet delivered; try again shortly without counting an attempt."""
 
@@ -126,8 +131,9 @@ class Outcome:
 
 
 def _queue(bulk: bool) -> Any:
-    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), and no
-    earlier row to its destination due, being sent or being retried. Built once: a claim is the hot path."""
+    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), not for a
+    paused community (bot/services/communities.py), and no earlier row to its destination due, being sent or
+    being retried. Built once: a claim is the hot path."""
     now = bindparam("now", type_=UtcDateTime())
     earlier = aliased(OutboxRow)
     held_back = (
@@ -140,6 +146,7 @@ def _queue(bulk: bool) -> Any:
         )
         .exists()
     )
+    paused = select(PausedCommunity.community).where(PausedCommunity.community == OutboxRow.community).exists()
     return (
         select(OutboxRow)
         .where(
@@ -148,6 +155,7 @@ def _queue(bulk: bool) -> Any:
             OutboxRow.due_at <= now,
             or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
             ~held_back,
+            ~paused,
         )
         .order_by(OutboxRow.due_at, OutboxRow.id)
         .limit(1)
@@ -182,6 +190,8 @@ class Dispatcher:
         self.workers = workers or settings.delivery_workers
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._bulk_busy = self._busy = self._changes = 0
+        self.per_community = settings.delivery_workers_per_community
+        self._community_busy: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._stopping = False
 
@@ -246,6 +256,7 @@ class Dispatcher:
                     await self._changed.wait()
                 continue
             self._busy += 1
+            community = job.row.community or ""  # counted as busy by `_claim`
             if job.row.bulk:
                 self._bulk_busy += 1
             try:
@@ -255,6 +266,7 @@ class Dispatcher:
                 return sent
             finally:
                 self._busy -= 1
+                self._community_busy[community] -= 1
                 if job.row.bulk:
                     self._bulk_busy -= 1
                 self.kick()
@@ -264,33 +276,63 @@ class Dispatcher:
         """Deliver a row this process claimed as it wrote it (a reply); True when it went out."""
         async with self.reads() as session:
             row = await session.get(OutboxRow, row_id)
-        if row is None or row.claim != claim or row.status != Status.PENDING:
-            return False
+            if row is None or row.claim != claim or row.status != Status.PENDING:
+                return False
+            if row.community and await session.get(PausedCommunity, row.community) is not None:
+                return False  # left to the queue, which skips it while its community is paused
         return bool(await self._deliver(Job(row, claim)))
 
     async def _claim(self, bulk_ok: bool) -> Job | None:
         """Lease the longest-due row that no earlier row to its destination holds back: the rest of the outbox
         first, then fan-out rows when this worker may take one. Each pass walks the pending rows of its kind in
-        the order they fell due (a partial index), so a claim reads a handful of rows, not the whole queue."""
+        the order they fell due (a partial index), so a claim reads a handful of rows, not the whole queue.
+
+        With `delivery_workers_per_community`, a community with that many rows under way here is passed over, so
+        one slow community (a platform making it wait) never holds every worker."""
+        while True:
+            try:
+                return await self._claim_once(bulk_ok)
+            except _Again:  # another worker took a row of the same community meanwhile: look again, passing it over
+                continue
+
+    async def _claim_once(self, bulk_ok: bool) -> Job | None:
         now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            for bulk in (False, True) if bulk_ok else (False,):
-                row = await session.scalar(QUEUE[bulk], {"now": now})
-                if row is not None:
-                    break
-            else:
-                return None
-            job = Job(row, uuid.uuid4().hex)
-            if row.claimed_until is not None:  # a claim ran out with no outcome: its sender may have sent it
-                job.in_doubt, job.since = True, row.claimed_until - self.lease
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id)
-                .values(claimed_until=now + self.lease, claim=job.claim)
-                .execution_options(synchronize_session=False)
-            )
-            session.expunge(row)
+        counted: str | None = None
+        try:
+            async with self.sessions() as session, session.begin():
+                for bulk in (False, True) if bulk_ok else (False,):
+                    query = QUEUE[bulk]
+                    if full := [c for c, n in self._community_busy.items() if self._full(n)]:
+                        query = query.where(or_(OutboxRow.community.is_(None), OutboxRow.community.not_in(full)))
+                    row = await session.scalar(query, {"now": now})
+                    if row is not None:
+                        break
+                else:
+                    return None
+                community = row.community or ""
+                if self._full(self._community_busy[community]):
+                    raise _Again
+                self._community_busy[community] += 1  # until `_work` is done with the row
+                counted = community
+                job = Job(row, uuid.uuid4().hex)
+                if row.claimed_until is not None:  # a claim ran out with no outcome: its sender may have sent it
+                    job.in_doubt, job.since = True, row.claimed_until - self.lease
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row.id)
+                    .values(claimed_until=now + self.lease, claim=job.claim)
+                    .execution_options(synchronize_session=False)
+                )
+                session.expunge(row)
+        except BaseException:
+            if counted is not None:
+                self._community_busy[counted] -= 1
+            raise
         return job
+
+    def _full(self, busy: int) -> bool:
+        """Whether a community with `busy` rows under way here may take no more (delivery_workers_per_community)."""
+        return self.per_community is not None and busy >= self.per_community
 
     async def _deliver(self, job: Job) -> int:
         """Prepare (read), send (no transaction), record (write). Returns 1 when the row went out."""

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import Heartbeat
-from bot.outbox import dialect_insert
 
 BEAT_EVERY = timedelta(seconds=15)
 STALE_AFTER = 4 * BEAT_EVERY

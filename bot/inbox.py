@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import InboxEntry
-from bot.outbox import dialect_insert
 
 KEEP_HANDLED = timedelta(days=7)
 BATCH = 100  # long past any platform's redelivery or replay window

@@ -9,9 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import OutboxRow
 from bot.messages import Message, dump_message
 
@@ -101,9 +101,3 @@ async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     processes planning the same reminder or digest)."""
     if rows:
         await session.execute(dialect_insert(session, OutboxRow).on_conflict_do_nothing(), rows)
-
-
-def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
-    """INSERT with ON CONFLICT support, in the session's dialect."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return insert(model)

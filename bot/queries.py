@@ -8,7 +8,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import values
-from bot.db.models import Essay, Intent, OutboxRow, Submission, Symposium
+from bot.db.models import Essay, Intent, OutboxRow, PausedCommunity, Submission, Symposium
 from bot.errors import NoActiveIntent, UnknownSymposium
 
 
@@ -198,6 +198,8 @@ class CommunityHealth:
     """Messages due now or earlier and not yet delivered (delivery is behind when this stays above zero)."""
     failed: int
     """Messages given up on (listed to the editors until delivered)."""
+    paused: str | None = None
+    """Why its deliveries wait (the app was uninstalled, its tokens revoked), when they do."""
 
 
 async def communities(session: AsyncSession, now: datetime) -> list[CommunityHealth]:
@@ -229,6 +231,7 @@ async def communities(session: AsyncSession, now: datetime) -> list[CommunityHea
             .group_by(OutboxRow.community)
         )
     }
+    paused = dict((await session.execute(select(PausedCommunity.community, PausedCommunity.reason))).all())
     found = []
     for community in sorted(symposia):
         sym, out = symposia[community], outbox.get(community)
@@ -241,6 +244,7 @@ async def communities(session: AsyncSession, now: datetime) -> list[CommunityHea
                 last_delivery=out.last if out is not None else None,
                 waiting=int(out.waiting or 0) if out is not None else 0,
                 failed=int(out.failed or 0) if out is not None else 0,
+                paused=paused.get(community),
             )
         )
     return found

@@ -13,6 +13,9 @@ class CoreSettings(BaseSettings):
     delivery_max_attempts: int = 8
     # Rows delivered at once by one process; rows to one destination still go out one after another, in order.
     delivery_workers: int = 8
+    # Rows of one community (a Slack workspace, a Discord server) delivered at once by one process (unset: no limit),
+    # so a community its platform makes wait never holds every worker; a bot for many workspaces sets half of them.
+    delivery_workers_per_community: int | None = Field(None, ge=1)
     # How long a claimed row is held for its sender; past it, the row is in doubt and another process resolves it.
     delivery_lease_seconds: float = 120.0
     # How long recording an arrival may take before the request is acknowledged anyway (and handled from memory).

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.commands import Actor
+from bot.db.engine import dialect_insert
 from bot.db.models import AuditEntry, OutboxRow, Symposium
 from bot.messages import Message
-from bot.outbox import Op, Status, dialect_insert, outbox_row, write_rows
+from bot.outbox import Op, Status, outbox_row, write_rows
 from bot.ports import ChannelCheck
 from bot.settings import CoreSettings
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 BUSY_TIMEOUT_MS = 10_000
@@ -57,3 +58,9 @@ def make_sessions(
     if busy_timeout_ms is not None:
         options |= {"busy_timeout_ms": busy_timeout_ms}
     return async_sessionmaker(engine.execution_options(**options) if options else engine, expire_on_commit=False)
+
+
+def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
+    """INSERT with ON CONFLICT support, in the session's dialect."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model)

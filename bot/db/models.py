@@ -307,3 +307,53 @@ class Heartbeat(Base):
     detail: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime]
     seen_at: Mapped[datetime]
+
+
+class PausedCommunity(Base):
+    """A community whose deliveries wait (bot/services/communities.py): the app was uninstalled from it, or its
+    tokens revoked. Its outbox rows stay pending, neither sent nor given up on, until it is resumed."""
+
+    __tablename__ = "paused_communities"
+
+    community: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    paused_at: Mapped[datetime]
+
+
+class SlackInstallation(Base):
+    """A Slack workspace's install of the app (OAuth distribution), kept by adapters/slack/oauth.py; the core
+    never reads it. One row per workspace, the latest install; every token is Fernet-encrypted
+    (TOKEN_ENCRYPTION_KEY), the rest is what Slack shows anyone in the workspace."""
+
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), unique=True)
+    """The team id (the enterprise id for an org-wide install): the community."""
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(Text)
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None]
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    user_scopes: Mapped[str | None] = mapped_column(Text)
+    user_token: Mapped[str | None] = mapped_column(Text)
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None]
+    installed_at: Mapped[datetime]
+
+
+class OAuthState(Base):
+    """The `state` of an install under way (Slack's OAuth flow): used once, before `expires_at`."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]

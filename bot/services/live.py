@@ -25,10 +25,10 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from bot import queries, values
 from bot.commands import system_actor
+from bot.db.engine import dialect_insert
 from bot.db.models import Essay, Intent, LiveCheck, Symposium
 from bot.matching import FeedCheck, PageCheck, matching_entry
 from bot.messages import Mention, MessageBuilder, Strong, Time
-from bot.outbox import dialect_insert
 from bot.services import previews
 from bot.services.publishing import announce
 from bot.services.reminders import morning

@@ -23,9 +23,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot import queries
 from bot.compose import confirm_reminder, next_step
+from bot.db.engine import dialect_insert
 from bot.db.models import Essay, Intent, OutboxRow, ParticipantPref, Submission, Symposium
 from bot.messages import Message, MessageBuilder, Time
-from bot.outbox import Op, Status, dialect_insert, outbox_row
+from bot.outbox import Op, Status, outbox_row
 from bot.uow import UnitOfWork
 from bot.values import zone_info
 

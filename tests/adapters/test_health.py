@@ -173,6 +173,7 @@ async def two_communities(url: str, clock: SimulatedClock) -> None:
         await opened_in(bot, GUILD, 2)
         await bot.deliver()
         await opened_in(bot, SLACK_TEAM, 3)
+        await bot.pause_community(SLACK_TEAM, "the app was uninstalled")
 
 
 def test_communities_lists_each_with_its_platform_symposia_and_deliveries(database_url: str) -> None:
@@ -184,11 +185,14 @@ def test_communities_lists_each_with_its_platform_symposia_and_deliveries(databa
     assert discord_row == {
         "community": GUILD, "platform": "discord", "symposia": 2, "open": 2,
         "newest": open_options()["title"], "last_delivery": clock.now().isoformat(), "waiting": 0, "failed": 0,
+        "paused": None,
     }  # fmt: skip
     assert (slack_row["community"], slack_row["platform"], slack_row["symposia"]) == (SLACK_TEAM, "slack", 1)
     assert slack_row["waiting"] >= 2  # the call and the Essay Index, at least, wait for delivery
+    assert slack_row["paused"] == "the app was uninstalled"
     table = CliRunner().invoke(main, ["communities"], env={"DATABASE_URL": database_url})
     assert table.exit_code == 0, table.output
     header, *rows = table.output.splitlines()
     assert header.split()[:3] == ["COMMUNITY", "PLATFORM", "SYMPOSIA"]
     assert [row.split()[:4] for row in rows] == [[GUILD, "discord", "2", "2"], [SLACK_TEAM, "slack", "1", "1"]]
+    assert rows[1].endswith("(paused: the app was uninstalled)")
