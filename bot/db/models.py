@@ -292,3 +292,15 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]]
+
+
+class DmChannel(Base):
+    """The platform's direct-message channel with a person (Slack's conversations.open, Discord's
+    POST /users/@me/channels), kept so that a restart or the next fan-out opens nothing again. Written by the
+    chat adapters (adapters/dm_channels.py), never by the core."""
+
+    __tablename__ = "dm_channels"
+
+    community: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
