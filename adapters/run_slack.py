@@ -42,7 +42,11 @@ async def run_slack(
     """
     client = make_client(slack_settings)
     me = await client.auth_test()
-    pacer = Pacer(SLACK_TIERS if slack_settings.slack_pace_methods else {}, slack_settings.slack_post_interval_seconds)
+    pacer = Pacer(
+        SLACK_TIERS if slack_settings.slack_pace_methods else {},
+        slack_settings.slack_post_interval_seconds,
+        post_ceiling=slack_settings.slack_post_ceiling_per_minute,
+    )
     people = People(client, ttl_seconds=slack_settings.slack_people_ttl_seconds)
     platform = SlackPlatform(client, clock, pacer, bot_name=str(me["user"]), people=people)
     async with (

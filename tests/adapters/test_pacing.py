@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -30,9 +30,10 @@ class VirtualClock:
         heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), woken))
         await woken
 
-    async def run(self, *work: Coroutine[Any, Any, Any]) -> None:
-        """Run `work` concurrently; whenever every unfinished task is asleep, move to the earliest wake-up."""
-        tasks = [asyncio.create_task(w) for w in work]
+    async def run(self, *work: Awaitable[Any]) -> None:
+        """Run `work` concurrently; whenever every unfinished task is asleep, move to the earliest wake-up (so
+        all the tasks that sleep on this clock must be among `work`)."""
+        tasks = [asyncio.ensure_future(w) for w in work]
         while True:
             await asyncio.sleep(0)
             waiting = [t for t in tasks if not t.done()]
