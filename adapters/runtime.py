@@ -29,6 +29,9 @@ class UsesDatabase(Protocol):
 
     def use_database(self, engine: AsyncEngine) -> None: ...
 
+    async def flush(self) -> None:
+        """Write what is still only in memory; called on the way out, before the database closes."""
+
 
 @asynccontextmanager
 async def migrated_engine(settings: CoreSettings) -> AsyncIterator[AsyncEngine]:
@@ -91,6 +94,7 @@ async def symposium_process(
         engine = await stack.enter_async_context(migrated_engine(settings))
         if isinstance(platform, UsesDatabase):
             platform.use_database(engine)
+            stack.push_async_callback(platform.flush)  # after the deliveries under way, before the database
         bot = SymposiumBot(
             engine,
             clock,

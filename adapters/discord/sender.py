@@ -76,6 +76,9 @@ class DiscordPlatform:
         """Keep the DM channels opened in the database, so a restart or the next fan-out opens none again."""
         self.dm_channels.use_database(engine)
 
+    async def flush(self) -> None:
+        await self.dm_channels.flush()
+
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         out = render(message)
         place = self._place(channel)

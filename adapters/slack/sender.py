@@ -95,6 +95,9 @@ class SlackPlatform:
         """Keep the DM channels opened in the database, so a restart or the next fan-out opens none again."""
         self.dm_channels.use_database(engine)
 
+    async def flush(self) -> None:
+        await self.dm_channels.flush()
+
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         return await self._post_once(channel, message, attempt)
 
