@@ -27,7 +27,7 @@ from adapters.slack.app import (
     serve_socket_mode,
 )
 from adapters.slack.oauth import InstallStates, SlackInstallations
-from adapters.slack.pacing import SLACK_TIERS, Pacer
+from adapters.slack.pacing import pacer_for
 from adapters.slack.people import People
 from adapters.slack.sender import SlackPlatform
 from adapters.slack.settings import SlackSettings
@@ -63,7 +63,7 @@ async def run_slack(
         return
     client = make_client(slack_settings)
     me = await client.auth_test()
-    pacer = Pacer(SLACK_TIERS if slack_settings.slack_pace_methods else {}, slack_settings.slack_post_interval_seconds)
+    pacer = pacer_for(slack_settings)
     people = People(client, ttl_seconds=slack_settings.slack_people_ttl_seconds)
     platform = SlackPlatform(client, clock, pacer, bot_name=str(me["user"]), people=people)
     async with (

@@ -4,6 +4,7 @@ and torn down here, in one order: database (migrated), core, public page, the cl
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +21,16 @@ from bot.scheduling import start_ticking, stop_ticking
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class UsesDatabase(Protocol):
+    """A platform that keeps something of its own in the process's database (the DM channels it opened)."""
+
+    def use_database(self, engine: AsyncEngine) -> None: ...
+
+    async def flush(self) -> None:
+        """Write what is still only in memory; called on the way out, before the database closes."""
 
 
 @asynccontextmanager
@@ -85,6 +96,9 @@ async def symposium_process(
     async with AsyncExitStack() as stack:
         if engine is None:
             engine = await stack.enter_async_context(migrated_engine(settings))
+        if isinstance(platform, UsesDatabase):
+            platform.use_database(engine)
+            stack.push_async_callback(platform.flush)  # after the deliveries under way, before the database
         bot = SymposiumBot(
             engine,
             clock,

@@ -24,6 +24,7 @@ Target: bot p50 and p99 at most 1.5 times the bare handler's.
 import argparse
 import asyncio
 import itertools
+import math
 import os
 import platform as host
 import statistics
@@ -50,6 +51,8 @@ from bot.clock import SimulatedClock
 from bot.core import SymposiumBot
 from bot.db.engine import make_engine
 from bot.db.migrate import upgrade
+from bot.messages import MessageBuilder
+from bot.ports import Attempt
 from bot.settings import CoreSettings
 from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, Call, FakeDiscord
 
@@ -61,6 +64,7 @@ GUILD, GENERAL, REVIEW, EDITOR_ROLE = (
 )
 EDITOR = "1400000000000000100"
 IN_FLIGHT, WAVES, BLOCKS, TARGET = 50, 20, 4, 1.5
+FLOOR_TARGET, SPEC_CALLS_PER_SECOND, DISCORD_GLOBAL = 1.10, 25, 50
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 START = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
 OPEN = {
@@ -263,6 +267,77 @@ async def measure(backend: str, postgres: str, waves: int) -> dict[str, list[flo
         return await scenario(url, waves)
 
 
+async def dm_fanouts(recipients: int, backend: str, postgres: str) -> dict[str, float]:
+    """DMs to `recipients` members at once at SPEC §4's pacing, then again after a restart (see the docstring)."""
+    settings = DiscordSettings(discord_token="bench-token")
+    people = [str(1400000000000010000 + n) for n in range(recipients)]
+    async with database(backend, postgres) as url, FakeDiscord() as fake:
+        engine = make_engine(url)
+        await upgrade(engine)
+        fake.add_guild(GUILD, "Writers")
+        for n, user in enumerate(people):
+            fake.add_member(GUILD, user, f"member{n}")
+        fake.global_rate_limit = DISCORD_GLOBAL  # Discord's global limit, enforced
+        clients: list[SymposiumClient] = []
+
+        async def fan_out(name: str, pacer: Pacer) -> float:
+            """A new client and sender (a restart) on the same database, one DM to every member at once."""
+            clients.append(client := SymposiumClient(settings))
+            await client.login(settings.discord_token)
+            platform = DiscordPlatform(client, pacer)
+            platform.use_database(engine)
+            note = MessageBuilder("Your essay is due in 7 days", tag="note").line("A reminder from the editors.")
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(platform.direct_message(GUILD, u, note.build(), Attempt(f"{name}-{n}")) for n, u in enumerate(people))
+            )
+            took = time.perf_counter() - began
+            await platform.flush()
+            return took
+
+        try:
+            with discord_endpoints(settings.model_copy(update={"discord_api_base_url": fake.api_base})):
+                paced = Pacer(SPEC_CALLS_PER_SECOND, 1.0)
+                first = await fan_out("first", paced)
+                opens = len(fake.calls_to("POST", r"/users/@me/channels"))
+                limited = fake.rate_limited.total()
+                await asyncio.sleep(1)  # every window empty again
+                repeat = await fan_out("repeat", Pacer(SPEC_CALLS_PER_SECOND, 1.0))
+                reopened = len(fake.calls_to("POST", r"/users/@me/channels")) - opens
+        finally:
+            for client in clients:
+                await client.close()
+            await engine.dispose()
+    first_floor = math.ceil(2 * opens / SPEC_CALLS_PER_SECOND) - 1  # an open and a post each, 25 in any second
+    repeat_floor = math.ceil(recipients / SPEC_CALLS_PER_SECOND) - 1  # a post each
+    return {
+        "dms": recipients,
+        "first": first,
+        "first_floor": first_floor,
+        "opens": opens,
+        "first_429s": limited,
+        "repeat": repeat,
+        "repeat_floor": repeat_floor,
+        "repeat_opens": reopened,
+        "repeat_429s": fake.rate_limited.total() - limited,
+    }
+
+
+def report_dms(dms: dict[str, float]) -> tuple[str, bool]:
+    lines, met = [], True
+    for run, what in (("first", "first-time fan-out (open the DM channel, post)"), ("repeat", "repeat, restarted")):
+        ratio = dms[run] / dms[f"{run}_floor"]
+        ok = ratio <= FLOOR_TARGET and dms[f"{run}_429s"] == 0 and (run == "first" or dms["repeat_opens"] == 0)
+        met = met and ok
+        lines.append(
+            f"{what}, {int(dms['dms'])} DMs: {dms[run]:.2f} s, floor {dms[f'{run}_floor']:.0f} s "
+            f"({SPEC_CALLS_PER_SECOND} calls in any second): ratio {ratio:.3f}; "
+            f"POST /users/@me/channels {int(dms['opens'] if run == 'first' else dms['repeat_opens'])}, "
+            f"{int(dms[f'{run}_429s'])} answers 429; target ≤ {FLOOR_TARGET}: {'met' if ok else 'missed'}"
+        )
+    return "\n".join(lines), met
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -303,6 +378,8 @@ def main(argv: list[str]) -> int:
         help="a PostgreSQL URL whose server may create and drop bench_<random> databases",
     )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--dms", type=int, default=200, help="members of the DM fan-outs")
+    parser.add_argument("--only", choices=("latency", "dms"), help="run one of the two measurements")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
     waves = 4 if args.quick else args.waves
@@ -310,7 +387,7 @@ def main(argv: list[str]) -> int:
     if unknown := set(backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     results = {}
-    for backend in backends:
+    for backend in backends if args.only != "dms" else ():
         print(f"-- {backend}: {waves} waves of {IN_FLIGHT} /submit in flight, per side", flush=True)
         try:
             results[backend] = asyncio.run(measure(backend, args.postgres_url, waves))
@@ -320,8 +397,13 @@ def main(argv: list[str]) -> int:
         f"\nDiscord benchmark: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {host.python_version()}, discord.py {discord.__version__}, {host.system()} {host.machine()}\n"
     )
-    shown, met = report(results, args.markdown)
+    shown, met = report(results, args.markdown) if results else ("", True)
     print(shown)
+    if args.only != "latency":
+        print(f"\n-- DM fan-outs to {args.dms} members, {backends[0]}", flush=True)
+        shown, dms_met = report_dms(asyncio.run(dm_fanouts(args.dms, backends[0], args.postgres_url)))
+        print(shown)
+        met = met and dms_met
     return 1 if args.strict and not met else 0
 
 

@@ -139,7 +139,14 @@ class SymposiumBot:
         self._quick = make_sessions(engine, busy_timeout_ms=int(settings.receive_within_seconds * 1000))
         self.composer = CoreComposer(settings, platform.index_page_chars)
         self.dispatcher = Dispatcher(
-            self.sessions, self.reads, clock, platform, settings, self.composer, workers=workers
+            self.sessions,
+            self.reads,
+            clock,
+            platform,
+            settings,
+            self.composer,
+            workers=workers,
+            commands_busy=lambda: self._in_flight > 0,
         )
         self.live = (
             LiveChecks(

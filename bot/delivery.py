@@ -20,6 +20,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -184,13 +185,16 @@ class Dispatcher:
         composer: Composer,
         *,
         workers: int | None = None,
+        commands_busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sessions, self.reads, self.clock, self.platform = sessions, reads, clock, platform
+        self.commands_busy = commands_busy
         self.settings, self.composer = settings, composer
         self.workers = workers or settings.delivery_workers
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._bulk_busy = self._busy = self._changes = 0
         self.per_community = settings.delivery_workers_per_community
+        self.fan_out_workers = settings.delivery_fan_out_workers
         self._community_busy: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._stopping = False
@@ -241,7 +245,10 @@ class Dispatcher:
         sent = 0
         while not self._stopping:
             seen = self._changes
-            bulk_ok = self._bulk_busy < max(1, self.workers - 1)
+            # Commands first: while one is being handled, a fan-out goes on with one sender only, so a burst the
+            # platform allows does not keep writers waiting for the database (or, in one process, for the loop).
+            fan_out = 1 if self.commands_busy() else min(self.fan_out_workers, max(1, self.workers - 1))
+            bulk_ok = self._bulk_busy < fan_out
             try:
                 job = await self._claim(bulk_ok)
             except Exception as exc:  # the database is away: the next round tries again

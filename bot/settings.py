@@ -13,6 +13,9 @@ class CoreSettings(BaseSettings):
     delivery_max_attempts: int = 8
     # Rows delivered at once by one process; rows to one destination still go out one after another, in order.
     delivery_workers: int = 8
+    # Rows of a fan-out (reminders, a message to every participant) delivered at once by one process. Platforms pace
+    # fan-outs anyway; a few senders reach their limits, and leave the database and the loop to commands meanwhile.
+    delivery_fan_out_workers: int = Field(3, ge=1)
     # Rows of one community (a Slack workspace, a Discord server) delivered at once by one process (unset: no limit),
     # so a community its platform makes wait never holds every worker; a bot for many workspaces sets half of them.
     delivery_workers_per_community: int | None = Field(None, ge=1)

@@ -1,16 +1,19 @@
-"""Client-side pacing under SPEC §4's limits, so the outbox sends at a steady rate rather than in bursts.
+"""Client-side pacing under SPEC §4's limits, so the outbox sends at the limit rather than into 429s.
 
-discord.py already waits when a route's bucket runs dry (X-RateLimit-* headers) and retries short 429s; what it
-does not know is the bot-wide budget, nor that one message a second per channel reads better than a burst. Each
-REST call of the sender takes a slot (25 a second in all), and each message also its place's slot (one a second
-per channel; every DM shares one place, so DMs to many people are paced too). Slots are counted from when a call
-finished, so calls reach Discord at least one interval apart whatever the network does.
+discord.py already waits when a route's bucket runs dry (X-RateLimit-Remaining 0 until X-RateLimit-Reset-After)
+and retries short 429s; what it does not know is the bot-wide budget (SPEC §4: 25 REST calls a second; Discord's
+global limit is 50), nor SPEC §4's one message a second per channel. Each REST call of the sender takes a place
+in the bot-wide one-second window (a full second's calls may go at once), and each message also its channel's
+(a DM goes to the user's own DM channel, so DMs to many people do not wait for one another). Windows count from
+when calls finished (adapters/spacing.py).
 """
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from adapters.spacing import Spacing
+from adapters.spacing import Limit, Limiter
 
 ALL_CALLS = "*"
 
@@ -18,17 +21,24 @@ ALL_CALLS = "*"
 class Pacer:
     """Args:
     calls_per_second: REST calls a second for the whole bot (0: unpaced).
-    place_interval: seconds between two messages to one place (0: unpaced).
+    place_interval: seconds between two messages to one channel (0: unpaced).
+    now, sleep: the monotonic clock and the wait (tests pass their own).
     """
 
-    def __init__(self, calls_per_second: float, place_interval: float) -> None:
-        self._call_interval = 1 / calls_per_second if calls_per_second > 0 else 0.0
-        self._place_interval = place_interval
-        self._spacing = Spacing()
+    def __init__(
+        self,
+        calls_per_second: float,
+        place_interval: float,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._calls = Limit.per_second(calls_per_second)
+        self._place = Limit(1, place_interval)
+        self._limiter = Limiter(now, sleep)
 
     @asynccontextmanager
     async def slot(self, place: str | None = None) -> AsyncIterator[None]:
         """Wait for a call slot (and `place`'s message slot, when given), then make the call inside the block."""
-        intervals = {ALL_CALLS: self._call_interval} | ({place: self._place_interval} if place is not None else {})
-        async with self._spacing.slot(intervals):
+        limits = {ALL_CALLS: self._calls} | ({"place:" + place: self._place} if place is not None else {})
+        async with self._limiter.slot(limits):
             yield

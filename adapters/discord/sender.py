@@ -16,11 +16,13 @@ import aiohttp
 import discord
 from discord.http import Route
 from discord.utils import MISSING
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.discord.buttons import components_of, view_of
 from adapters.discord.pacing import Pacer
 from adapters.discord.people import actor_from, fetch_actor
 from adapters.discord.render import Rendered, pages, render
+from adapters.dm_channels import DmChannels
 from bot.commands import Actor
 from bot.grammar import OptionSpec
 from bot.messages import Message, MessageBuilder
@@ -30,7 +32,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 NO_MENTIONS = discord.AllowedMentions.none()
-DM_PLACE = "dm"  # every DM shares one pacing slot: DMs to many people are paced, not burst
 THREAD_NAME_MAX = 100
 THREAD_EXISTS, DMS_CLOSED, MISSING_ACCESS, MISSING_PERMISSIONS = 160004, 50007, 50001, 50013
 UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, UNKNOWN_USER, TOO_MANY_PINS = 10003, 10008, 10013, 30003
@@ -71,6 +72,14 @@ class DiscordPlatform:
 
     def __init__(self, client: discord.Client, pacer: Pacer, editor_role: str = "Editor") -> None:
         self.client, self.pacer, self.editor_role = client, pacer, editor_role
+        self.dm_channels = DmChannels()
+
+    def use_database(self, engine: AsyncEngine) -> None:
+        """Keep the DM channels opened in the database, so a restart or the next fan-out opens none again."""
+        self.dm_channels.use_database(engine)
+
+    async def flush(self) -> None:
+        await self.dm_channels.flush()
 
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         out, view = render(message), view_of(community, message)
@@ -124,7 +133,8 @@ class DiscordPlatform:
         return await self.post(community, ref, message, attempt)
 
     async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
-        dm = await self._call("dm", None, lambda: self.client.create_dm(discord.Object(_id(user_id))))
+        channel = await self._dm_channel(community, user_id)
+        dm = self.client.get_partial_messageable(int(channel), type=discord.ChannelType.private)
         out, view = pages(message), view_of(community, message)
         for n, page in enumerate(out):
             last = n == len(out) - 1
@@ -142,8 +152,16 @@ class DiscordPlatform:
                     nonce=attempt.nonce if n == 0 else f"{attempt.nonce}-{n}",
                     view=view if view is not None and last else MISSING,
                 ),
-                place=DM_PLACE,
+                place=channel,
             )
+
+    async def _dm_channel(self, community: str, user_id: str) -> str:
+        """The DM channel with `user_id`: kept from before, or opened now (POST /users/@me/channels) and kept."""
+        if (known := await self.dm_channels.get(community, user_id)) is not None:
+            return known
+        dm = await self._call("dm", None, lambda: self.client.create_dm(discord.Object(_id(user_id))))
+        await self.dm_channels.remember(community, user_id, str(dm.id))
+        return str(dm.id)
 
     async def reply(self, community: str, handle: dict[str, Any], message: Message) -> None:
         """Replace an interaction's "thinking…" message with the answer; more pages follow as private followups.

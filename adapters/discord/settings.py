@@ -21,8 +21,8 @@ class DiscordSettings(BaseSettings):
     # Test doubles only: discord.py's REST base (`.../api/v10`) and gateway (`ws://...`).
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
-    # SPEC §4 pacing: one message a second per channel (DMs count as one place), 25 REST calls a second in all
-    # (Discord allows a bot 50). 0 turns pacing off (tests).
+    # SPEC §4 pacing: one message a second per channel (each person's DMs are a channel of their own), at most
+    # 25 REST calls in any one second in all (Discord's global limit is 50). 0 turns pacing off (tests).
     discord_post_interval_seconds: float = Field(default=1.0, ge=0)
     discord_calls_per_second: float = Field(default=25.0, ge=0, le=50)
     # Sharding (docs/discord.md "Sharding"): the bot's shard count, and which of them this process runs ("0-3",

@@ -1,10 +1,11 @@
-"""Client-side pacing under Slack's rate limits, so the outbox sends at the limit rather than into 429s.
+"""Client-side pacing at Slack's rate limits, so the outbox sends at the limit rather than into 429s.
 
-Slack answers a burst past a method's tier with 429 and a whole-second Retry-After, so a client that finds the
-limit by hitting it loses up to a second per call; one that spaces its calls loses nothing. Each call waits for
-its method's slot (and, for posts, its channel's), and the next slot is counted from when the call *finished*,
-so calls reach Slack at least one interval apart whatever the network does. A 429 still happens (another
-process, a stricter workspace): the method is then held for Retry-After and the outbox retries the row.
+Slack counts each method's tier per workspace in a sliding minute and lets a whole tier go in a burst (Tier 3:
+50 calls at once, then one more as each leaves the minute); posts are "about one message a second per channel",
+with no workspace-wide ceiling. Each call waits for its method's window (and, for posts, its channel's second;
+and the optional workspace post ceiling), counted from when earlier calls finished (adapters/spacing.py). A 429
+still happens (another process, a stricter workspace): the method (for a post, its channel) is then held for
+Retry-After and the outbox retries the row.
 """
 
 import asyncio
@@ -13,13 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.spacing import Spacing
+from adapters.slack.settings import SlackSettings
+from adapters.spacing import OFF, Limit, Limiter
 
 # Slack's published tiers, in calls a minute per workspace, for the methods the bot calls (Tier 2 = 20,
-# Tier 3 = 50, Tier 4 = 100). chat.postMessage is "about one message a second per channel"; the bot also keeps
-# it to one a second across the workspace, so DMs to many people are paced rather than burst.
+# Tier 3 = 50, Tier 4 = 100). chat.postMessage has no tier: it is paced per channel.
 SLACK_TIERS: Mapping[str, int] = {
-    "chat.postMessage": 60,
     "chat.update": 50,
     "pins.add": 20,
     "pins.remove": 20,
@@ -32,14 +32,18 @@ SLACK_TIERS: Mapping[str, int] = {
     "files.completeUploadExternal": 100,
 }
 POSTING = frozenset({"chat.postMessage"})
+MINUTE = 60.0
+ALL_POSTS = "posts"
 
 
 class Pacer:
-    """Holds each call until its method (and its channel, for posts) may be called again.
+    """Holds each call until its method's minute (and its channel's second, for posts) allows it.
 
     Args:
         per_minute: calls a minute allowed per method; methods not listed are not paced.
         channel_interval: seconds between two posts in one channel (0: no pacing per channel).
+        post_ceiling: posts a minute across the workspace (0: none, as Slack has none).
+        minute: the window's length (60; a benchmark shortens Slack's minute in the fake and here alike).
         now, sleep: the monotonic clock and the wait (tests pass their own).
     """
 
@@ -49,23 +53,31 @@ class Pacer:
         channel_interval: float,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        *,
+        post_ceiling: int = 0,
+        minute: float = MINUTE,
     ) -> None:
-        self._interval = {method: 60 / calls for method, calls in per_minute.items() if calls > 0}
-        self._channel_interval = channel_interval
-        self._spacing = Spacing(now, sleep)
+        self._tiers = {method: Limit(int(calls), minute) for method, calls in per_minute.items() if int(calls) > 0}
+        self._channel = Limit(1, channel_interval)
+        self._ceiling = Limit(post_ceiling, minute)
+        self._limiter = Limiter(now, sleep)
 
     @asynccontextmanager
     async def slot(self, method: str, channel: str | None = None) -> AsyncIterator[None]:
-        intervals = {method: self._interval.get(method, 0.0)}
-        if channel is not None and method in POSTING:
-            intervals["channel:" + channel] = self._channel_interval
-        async with self._spacing.slot(intervals):
+        limits = {method: self._tiers.get(method, OFF)}
+        if method in POSTING:
+            limits[ALL_POSTS] = self._ceiling
+            if channel is not None:
+                limits["channel:" + channel] = self._channel
+        async with self._limiter.slot(limits):
             yield
 
-    def hold(self, method: str, seconds: float) -> None:
-        """Slack answered 429: keep a paced method waiting for Retry-After."""
-        if method in self._interval:
-            self._spacing.hold(method, seconds)
+    def hold(self, method: str, seconds: float, channel: str | None = None) -> None:
+        """Slack answered 429: keep the method (a post: its channel) waiting for Retry-After."""
+        if method in self._tiers:
+            self._limiter.hold(method, seconds)
+        if method in POSTING and channel is not None:
+            self._limiter.hold("channel:" + channel, seconds)
 
 
 def retry_after(response: Any) -> float:
@@ -75,3 +87,12 @@ def retry_after(response: Any) -> float:
         return max(0.0, float(headers.get("retry-after", "1")))
     except ValueError:
         return 1.0
+
+
+def pacer_for(settings: SlackSettings) -> Pacer:
+    """The pacer the settings ask for (one per workspace: Slack counts its limits per workspace)."""
+    return Pacer(
+        SLACK_TIERS if settings.slack_pace_methods else {},
+        settings.slack_post_interval_seconds,
+        post_ceiling=settings.slack_post_ceiling_per_minute,
+    )

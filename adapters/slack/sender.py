@@ -19,7 +19,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.dm_channels import DmChannels
 from adapters.slack.markup import normalize
 from adapters.slack.pacing import Pacer, retry_after
 from adapters.slack.people import People
@@ -87,7 +89,14 @@ class SlackPlatform:
     ) -> None:
         self.client, self.clock, self.pacer, self.bot_name = client, clock, pacer, bot_name
         self.people = people or People(client)
-        self._dm_channels: dict[str, str] = {}
+        self.dm_channels = DmChannels()
+
+    def use_database(self, engine: AsyncEngine) -> None:
+        """Keep the DM channels opened in the database, so a restart or the next fan-out opens none again."""
+        self.dm_channels.use_database(engine)
+
+    async def flush(self) -> None:
+        await self.dm_channels.flush()
 
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         return await self._post_once(channel, message, attempt)
@@ -154,7 +163,7 @@ class SlackPlatform:
         return await self._post_once(channel, message, attempt, thread=ref)
 
     async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
-        channel = await self._dm_channel(user_id)
+        channel = await self._dm_channel(community, user_id)
         if (file := message.attachment) is None:
             await self._post_once(channel, message, attempt)
             return
@@ -228,7 +237,7 @@ class SlackPlatform:
 
     async def check_direct_message(self, community: str, user_id: str) -> str | None:
         try:
-            await self._dm_channel(user_id)
+            await self._dm_channel(community, user_id)
         except (Undeliverable, RetryLater) as exc:
             return _explain(exc)
         return None
@@ -241,11 +250,14 @@ class SlackPlatform:
         reactions = answer["message"].get("reactions") or []
         return [(str(user), str(r["name"])) for r in reactions for user in r.get("users", [])]
 
-    async def _dm_channel(self, user_id: str) -> str:
-        if user_id not in self._dm_channels:
-            opened = await self._call("conversations.open", lambda: self.client.conversations_open(users=user_id))
-            self._dm_channels[user_id] = str(opened["channel"]["id"])
-        return self._dm_channels[user_id]
+    async def _dm_channel(self, community: str, user_id: str) -> str:
+        """The DM channel with `user_id`: kept from before, or opened now (conversations.open) and kept."""
+        if (known := await self.dm_channels.get(community, user_id)) is not None:
+            return known
+        opened = await self._call("conversations.open", lambda: self.client.conversations_open(users=user_id))
+        channel = str(opened["channel"]["id"])
+        await self.dm_channels.remember(community, user_id, channel)
+        return channel
 
     async def _call(
         self,
@@ -261,15 +273,15 @@ class SlackPlatform:
             except SlackApiError as exc:
                 if exc.response.get("error") in ok:
                     return exc.response
-                raise self._delivery_error(method, exc) from exc
+                raise self._delivery_error(method, exc, channel) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise RetryLater(f"Slack did not answer {method} ({type(exc).__name__})") from exc
 
-    def _delivery_error(self, method: str, exc: SlackApiError) -> Exception:
+    def _delivery_error(self, method: str, exc: SlackApiError, channel: str | None = None) -> Exception:
         status, error = exc.response.status_code, str(exc.response.get("error") or "unknown_error")
         if status == 429:
             after = retry_after(exc.response)
-            self.pacer.hold(method, after)
+            self.pacer.hold(method, after, channel)
             return RateLimited(f"Slack rate-limited {method}", after_seconds=after)
         if status >= 500 or error in PASSING:
             return RetryLater(f"Slack failed {method} (HTTP {status}, {error})")

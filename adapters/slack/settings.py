@@ -34,6 +34,8 @@ class SlackSettings(BaseSettings):
     slack_post_interval_seconds: float = Field(default=1.0, ge=0)
     # Pace every Web API method under Slack's published tier for it, so bursts do not end in 429s; tests turn it off.
     slack_pace_methods: bool = True
+    # Posts a minute across the workspace (0: none; Slack has none, it limits posts per channel).
+    slack_post_ceiling_per_minute: int = Field(default=0, ge=0)
     # How long who a person is (users.info: name, admin or owner) is remembered before Slack is asked again.
     slack_people_ttl_seconds: float = Field(default=600.0, ge=0)
 

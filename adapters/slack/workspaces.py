@@ -24,10 +24,11 @@ from slack_sdk.errors import SlackClientError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.markup import normalize
 from adapters.slack.oauth import SlackInstallations
-from adapters.slack.pacing import SLACK_TIERS, Pacer
+from adapters.slack.pacing import pacer_for
 from adapters.slack.people import People
 from adapters.slack.sender import CALL_TIMEOUT_SECONDS, SlackPlatform
 from adapters.slack.settings import SlackSettings
@@ -74,6 +75,7 @@ class Workspaces:
             client=AsyncWebClient(base_url=settings.slack_api_base_url, timeout=CALL_TIMEOUT_SECONDS),
         )
         self._known: dict[str, Workspace] = {}
+        self._engine: AsyncEngine | None = None
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def get(self, team_id: str) -> Workspace | None:
@@ -130,11 +132,22 @@ class Workspaces:
         client = AsyncWebClient(
             token=bot.bot_token, base_url=self.settings.slack_api_base_url, timeout=CALL_TIMEOUT_SECONDS
         )
-        tiers = SLACK_TIERS if self.settings.slack_pace_methods else {}
-        pacer = Pacer(tiers, self.settings.slack_post_interval_seconds)
         people = People(client, ttl_seconds=self.settings.slack_people_ttl_seconds)
-        self._known[team_id] = known = Workspace(bot, SlackPlatform(client, self.clock, pacer, people=people))
+        platform = SlackPlatform(client, self.clock, pacer_for(self.settings), people=people)
+        if self._engine is not None:
+            platform.use_database(self._engine)
+        self._known[team_id] = known = Workspace(bot, platform)
         return known
+
+    def use_database(self, engine: AsyncEngine) -> None:
+        """Keep each workspace's DM channels in the database (adapters/dm_channels.py)."""
+        self._engine = engine
+        for known in self._known.values():
+            known.platform.use_database(engine)
+
+    async def flush(self) -> None:
+        for known in list(self._known.values()):
+            await known.platform.flush()
 
     def forget(self, team_id: str) -> None:
         """The workspace's install changed (installed again, uninstalled): read it afresh next time."""
@@ -152,6 +165,12 @@ class WorkspacePlatform:
 
     def __init__(self, workspaces: Workspaces) -> None:
         self.workspaces = workspaces
+
+    def use_database(self, engine: AsyncEngine) -> None:
+        self.workspaces.use_database(engine)
+
+    async def flush(self) -> None:
+        await self.workspaces.flush()
 
     async def _in(self, community: str) -> SlackPlatform:
         try:

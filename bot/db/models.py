@@ -357,3 +357,15 @@ class OAuthState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
+
+
+class DmChannel(Base):
+    """The platform's direct-message channel with a person (Slack's conversations.open, Discord's
+    POST /users/@me/channels), kept so that a restart or the next fan-out opens nothing again. Written by the
+    chat adapters (adapters/dm_channels.py), never by the core."""
+
+    __tablename__ = "dm_channels"
+
+    community: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))

@@ -36,7 +36,7 @@ from adapters.web.app import build_web_app
 from adapters.web.settings import WebSettings
 from bot.clock import SimulatedClock
 from bot.db.engine import make_engine
-from bot.db.models import OutboxRow, SlackInstallation, Symposium
+from bot.db.models import DmChannel, OutboxRow, SlackInstallation, Symposium
 from bot.messages import MessageBuilder
 from bot.outbox import Status
 from bot.settings import CoreSettings
@@ -492,12 +492,13 @@ async def test_a_flood_of_one_workspace_s_commands_never_keeps_another_s_waiting
     await rig.install(B)
     found_a = await rig.running.workspaces.get(A)
     assert found_a is not None
-    gate = asyncio.Event()
+    gate, moment = asyncio.Event(), [0.0]
 
     async def until_the_gate_opens(_: float) -> None:
         await gate.wait()
+        moment[0] += 3600  # the pacer's clock: the hold is over once the gate opens
 
-    found_a.platform.pacer = held = Pacer(SLACK_TIERS, 0, sleep=until_the_gate_opens)
+    found_a.platform.pacer = held = Pacer(SLACK_TIERS, 0, lambda: moment[0], until_the_gate_opens)
     held.hold("conversations.info", 3600)
     t = TEAMS[A]
     try:
@@ -544,6 +545,10 @@ async def test_people_and_direct_message_channels_are_per_workspace(rig: OAuthRi
     opened = {c.team: c.response["channel"]["id"] for c in fake.calls_to("conversations.open")}
     assert opened == {A: fake.dm_channel_id(shared, team_id=A), B: fake.dm_channel_id(shared, team_id=B)}
     assert opened[A] != opened[B]
+    await platform.flush()  # each workspace's DM channels are kept in the database, under its community
+    async with rig.running.bot.reads() as session:
+        kept = set((await session.execute(select(DmChannel.community, DmChannel.user_id, DmChannel.channel_id))).all())
+    assert kept == {(A, shared, opened[A]), (B, shared, opened[B])}
 
 
 # ----- uninstalling

@@ -1,0 +1,79 @@
+"""Each person's direct-message channel id, shared by the chat adapters: opening one costs a rate-limited call
+(Slack's conversations.open, Tier 3; Discord's POST /users/@me/channels), and the id never changes, so it is
+opened once and kept, in memory and, once the process's database is bound, in `dm_channels`.
+
+No transaction is held across the network: the caller looks the id up (one short read), opens the channel on the
+platform, then records it (written soon after, with others, ON CONFLICT DO NOTHING: two processes opening the
+same channel agree on it anyway).
+"""
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.engine import dialect_insert, make_sessions
+from bot.db.models import DmChannel
+
+log = logging.getLogger(__name__)
+
+WRITE_AFTER = 1.0  # seconds
+
+
+class DmChannels:
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], str] = {}
+        self._reads: async_sessionmaker[AsyncSession] | None = None
+        self._writes: async_sessionmaker[AsyncSession] | None = None
+        self._pending: dict[tuple[str, str], str] = {}
+        self._writing = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
+
+    def use_database(self, engine: AsyncEngine) -> None:
+        """Keep the ids in the process's database too (adapters/runtime.py binds it once the database is up)."""
+        self._reads, self._writes = make_sessions(engine, read_only=True), make_sessions(engine)
+
+    async def get(self, community: str, user_id: str) -> str | None:
+        """The channel opened before, in this process or (with a database) in any."""
+        if (known := self._known.get((community, user_id))) is not None or self._reads is None:
+            return known
+        async with self._reads() as session:
+            found = await session.scalar(
+                select(DmChannel.channel_id).where(DmChannel.community == community, DmChannel.user_id == user_id)
+            )
+        if found is not None:
+            self._known[(community, user_id)] = found
+        return found
+
+    async def remember(self, community: str, user_id: str, channel_id: str) -> None:
+        """Keep the id: in memory at once, in the database within `WRITE_AFTER` seconds, together with every id
+        opened meanwhile (a fan-out's burst of opens is one write transaction, not a burst of them competing with
+        people's commands for the database). An id not written (the process stopped first, the write failed)
+        costs one more open later, nothing else."""
+        self._known[(community, user_id)] = channel_id
+        if self._writes is None:
+            return
+        self._pending[(community, user_id)] = channel_id
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(WRITE_AFTER)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the ids not yet written (the process calls this on its way out, before the database closes)."""
+        if self._writes is None:
+            return
+        async with self._writing:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, {}
+            rows = [{"community": c, "user_id": u, "channel_id": channel} for (c, u), channel in batch.items()]
+            try:
+                async with self._writes.begin() as session:
+                    await session.execute(dialect_insert(session, DmChannel).on_conflict_do_nothing(), rows)
+            except SQLAlchemyError as exc:
+                log.warning("could not keep %d DM channel ids in the database: %s", len(rows), exc)
