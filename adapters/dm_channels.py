@@ -70,6 +70,8 @@ class DmChannels:
         """Write the ids not yet written (the process calls this on its way out, before the database closes)."""
         if self._writes is None:
             return
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()  # written here instead
         async with self._writing:
             if not self._pending:
                 return
@@ -81,3 +83,6 @@ class DmChannels:
                     await session.execute(insert(DmChannel).on_conflict_do_nothing(), rows)
             except SQLAlchemyError as exc:
                 log.warning("could not keep %d DM channel ids in the database: %s", len(rows), exc)
+            except asyncio.CancelledError:
+                self._pending = batch | self._pending  # for the flush that cancelled this write
+                raise
