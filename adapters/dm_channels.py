@@ -39,13 +39,18 @@ class DmChannels:
         self._dialect = engine.dialect.name
 
     async def get(self, community: str, user_id: str) -> str | None:
-        """The channel opened before, in this process or (with a database) in any."""
+        """The channel opened before, in this process or (with a database) in any; None when unknown (or the
+        database cannot say)."""
         if (known := self._known.get((community, user_id))) is not None or self._reads is None:
             return known
-        async with self._reads() as session:
-            found = await session.scalar(
-                select(DmChannel.channel_id).where(DmChannel.community == community, DmChannel.user_id == user_id)
-            )
+        try:
+            async with self._reads() as session:
+                found = await session.scalar(
+                    select(DmChannel.channel_id).where(DmChannel.community == community, DmChannel.user_id == user_id)
+                )
+        except SQLAlchemyError as exc:  # the DM still goes: the channel is opened again
+            log.warning("could not read a DM channel id from the database: %s", exc)
+            return None
         if found is not None:
             self._known[(community, user_id)] = found
         return found
