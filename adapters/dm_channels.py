@@ -2,8 +2,8 @@
 (Slack's conversations.open, Tier 3; Discord's POST /users/@me/channels), and the id never changes, so it is
 opened once and kept, in memory and, once the process's database is bound, in `dm_channels`.
 
-No transaction is held across the network: the caller looks the id up (one short read), opens the channel on the
-platform, then records it (written soon after, with others, ON CONFLICT DO NOTHING: two processes opening the
+No transaction is held across the network: the caller looks the id up (the community's ids are read once, in one
+short read), opens the channel on the platform, then records it (written soon after, with others, ON CONFLICT DO NOTHING: two processes opening the
 same channel agree on it anyway).
 """
 
@@ -25,6 +25,7 @@ WRITE_AFTER = 1.0  # seconds
 class DmChannels:
     def __init__(self) -> None:
         self._known: dict[tuple[str, str], str] = {}
+        self._loaded: set[str] = set()  # communities whose ids were read from the database
         self._reads: async_sessionmaker[AsyncSession] | None = None
         self._writes: async_sessionmaker[AsyncSession] | None = None
         self._pending: dict[tuple[str, str], str] = {}
@@ -36,16 +37,27 @@ class DmChannels:
         self._reads, self._writes = make_sessions(engine, read_only=True), make_sessions(engine)
 
     async def get(self, community: str, user_id: str) -> str | None:
-        """The channel opened before, in this process or (with a database) in any."""
-        if (known := self._known.get((community, user_id))) is not None or self._reads is None:
-            return known
-        async with self._reads() as session:
-            found = await session.scalar(
-                select(DmChannel.channel_id).where(DmChannel.community == community, DmChannel.user_id == user_id)
-            )
-        if found is not None:
-            self._known[(community, user_id)] = found
-        return found
+        """The channel opened before, by this process or (with a database) by any before this one first asked;
+        None when unknown (or the database cannot say)."""
+        if self._reads is not None and community not in self._loaded:
+            await self._load(community)
+        return self._known.get((community, user_id))
+
+    async def _load(self, community: str) -> None:
+        """Every id the database holds for `community`, in one read: a fan-out's lookups then cost no read each.
+        One another process opens later is not seen here, and is opened again once (the same id, on both)."""
+        assert self._reads is not None
+        try:
+            async with self._reads() as session:
+                rows = await session.execute(
+                    select(DmChannel.user_id, DmChannel.channel_id).where(DmChannel.community == community)
+                )
+        except SQLAlchemyError as exc:  # the DMs still go: their channels are opened again
+            log.warning("could not read the DM channel ids from the database: %s", exc)
+            return
+        for user_id, channel_id in rows:
+            self._known.setdefault((community, user_id), channel_id)
+        self._loaded.add(community)
 
     async def remember(self, community: str, user_id: str, channel_id: str) -> None:
         """Keep the id: in memory at once, in the database within `WRITE_AFTER` seconds, together with every id
@@ -67,6 +79,8 @@ class DmChannels:
         """Write the ids not yet written (the process calls this on its way out, before the database closes)."""
         if self._writes is None:
             return
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()  # written here instead
         async with self._writing:
             if not self._pending:
                 return
@@ -77,3 +91,6 @@ class DmChannels:
                     await session.execute(dialect_insert(session, DmChannel).on_conflict_do_nothing(), rows)
             except SQLAlchemyError as exc:
                 log.warning("could not keep %d DM channel ids in the database: %s", len(rows), exc)
+            except asyncio.CancelledError:
+                self._pending = batch | self._pending  # for the flush that cancelled this write
+                raise

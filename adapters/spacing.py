@@ -39,6 +39,9 @@ class Limit:
 OFF = Limit(0, 0.0)
 
 
+SWEEP_EVERY = 1000  # calls
+
+
 class _Call:
     __slots__ = ("at", "done", "started")
 
@@ -59,7 +62,9 @@ class Limiter:
     ) -> None:
         self._now, self._sleep = now, sleep
         self._queues: dict[str, list[_Call]] = {}
+        self._spans: dict[str, float] = {}
         self._held: dict[str, float] = {}
+        self._calls = 0
 
     @asynccontextmanager
     async def slot(self, limits: Mapping[str, Limit]) -> AsyncIterator[None]:
@@ -69,9 +74,13 @@ class Limiter:
             yield
             return
         call = _Call(self._now())
+        self._calls += 1
+        if self._calls % SWEEP_EVERY == 0:
+            self._sweep(call.at)
         queued = [key for key, limit in keys.items() if limit.active]
         for key in queued:
             self._queues.setdefault(key, []).append(call)
+            self._spans[key] = keys[key].seconds
         try:
             while True:
                 now = self._now()
@@ -103,6 +112,13 @@ class Limiter:
         if len(ends) >= limit.calls:
             start = max(start, ends[-limit.calls] + limit.seconds)
         return start
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys (a DM channel each, say) whose calls have all left their window, and holds that are over."""
+        for key, queue in list(self._queues.items()):
+            if all(c.done and c.at + self._spans[key] <= now for c in queue):
+                del self._queues[key], self._spans[key]
+        self._held = {key: until for key, until in self._held.items() if until > now}
 
     def _holding(self, keys: Mapping[str, Limit]) -> bool:
         now = self._now()

@@ -4,6 +4,7 @@ handler that only answers the same interaction, in the same run.
     python -m bench discord                    # SQLite, 50 in flight, 20 timed waves (1,000 samples a side)
     python -m bench discord --quick            # 4 timed waves
     python -m bench discord --backends sqlite,postgresql --waves 20 --markdown
+    python -m bench discord --only dms         # the DM fan-outs alone (about 25 s)
 
 Both sides run the real discord.py 2.x client against tests/fakes/discord_api.py on 127.0.0.1, in one process and
 one event loop with the fake, so the fake's own work weighs on both alike. A sample is the time from the fake
@@ -19,6 +20,13 @@ drift weighs on both sides alike.
   that edit is reported too ("answer"). The outbox is not delivered during the waves (bench core measures it).
 
 Target: bot p50 and p99 at most 1.5 times the bare handler's.
+
+DM fan-outs (`--only dms`; `--dms N`, 200 by default, on the first of `--backends`): the fake enforces Discord's
+global limit (50 requests a second) and sends its X-RateLimit-* headers, which discord.py follows. A REST-only
+client and the bot's sender, paced as SPEC §4 says (25 calls in any second, one message a second per channel),
+send one DM to each of 200 members at once: first time (open each DM channel, then post: 400 calls, so the floor
+is 15 s) and again after a restart, a new client and sender on the same database (the channel ids come from it:
+200 posts, floor 7 s). Target: within 10 % of the floor, no 429, and no DM channel opened on the repeat.
 """
 
 import argparse

@@ -16,12 +16,14 @@ from adapters.discord.client import SymposiumClient
 from adapters.discord.pacing import Pacer as DiscordPacer
 from adapters.discord.sender import DiscordPlatform
 from adapters.discord.settings import DiscordSettings
+from adapters.runtime import symposium_process
 from adapters.slack.pacing import SLACK_TIERS, Pacer
 from adapters.slack.sender import SlackPlatform
 from bot.clock import SimulatedClock
 from bot.db.models import DmChannel
 from bot.messages import MessageBuilder
 from bot.ports import Attempt
+from bot.settings import CoreSettings
 from tests.adapters.test_pacing import VirtualClock
 from tests.conftest import START
 from tests.fakes import discord_api
@@ -161,3 +163,17 @@ async def test_discord_fans_out_at_the_bot_wide_limit_then_opens_nothing_again(
         for platform in platforms:
             if isinstance(platform.client, discord.Client) and not platform.client.is_closed():
                 await platform.client.close()
+
+
+async def test_a_process_keeps_its_dm_channels_for_the_next_one(database_url: str) -> None:
+    """Through the composition root: the ids reach the database on the way out, and the next process uses them."""
+    core = CoreSettings(database_url=database_url)
+    people = [f"U{n:08d}" for n in range(5)]
+    async with FakeSlack() as fake:
+        for run in (1, 2):
+            client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+            platform = SlackPlatform(client, SimulatedClock(START), Pacer({}, 0))
+            async with symposium_process(core, platform, SimulatedClock(START), ticking=False):
+                for n, user in enumerate(people):
+                    await platform.direct_message(TEAM_ID, user, NOTE, Attempt(f"p{run}-{n}"))
+            assert len(fake.calls_to("conversations.open")) == len(people)  # the second process opened none

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.discord.pacing import Pacer as DiscordPacer
 from adapters.slack.pacing import SLACK_TIERS, Pacer
-from adapters.spacing import Limit, Limiter
+from adapters.spacing import SWEEP_EVERY, Limit, Limiter
 
 
 class VirtualClock:
@@ -184,3 +184,15 @@ def test_a_rate_per_second_is_a_one_second_window() -> None:
     assert Limit.per_second(25) == Limit(25, 1.0)
     assert Limit.per_second(0.5) == Limit(1, 2.0)
     assert not Limit.per_second(0).active
+
+
+async def test_keys_whose_calls_have_left_their_window_are_forgotten(clock: VirtualClock) -> None:
+    limiter = Limiter(clock.time, clock.sleep)
+    for n in range(SWEEP_EVERY - 1):
+        async with limiter.slot({f"channel:D{n}": Limit(1, 1.0)}):
+            pass
+    clock.now = 1.0
+    async with limiter.slot({"channel:C1": Limit(1, 1.0)}):
+        pass
+
+    assert list(limiter._queues) == ["channel:C1"]
