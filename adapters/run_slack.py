@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from adapters.heartbeat import Heartbeat
 from adapters.runtime import essay_fetcher, migrated_engine, symposium_process
 from adapters.slack.after_ack import AfterAck
 from adapters.slack.app import (
@@ -71,27 +72,72 @@ async def run_slack(
         symposium_process(core_settings, platform, clock, web=web, fetcher=fetcher) as bot,
     ):
         after_ack = AfterAck()
+        mode = "socket mode" if slack_settings.slack_app_token else f"http :{slack_settings.slack_port}"
         try:
-            if deliver_only:
-                log.info("delivering the outbox only: no Slack connection is opened")
-                await asyncio.Event().wait()
-            app = build_app(bot, slack_settings, platform, after_ack=after_ack)
-
-            async def catch_up() -> None:
-                """After every (re)connection: decisions made on cards while away, then requests left pending."""
-                try:
-                    await reconcile_cards(bot, platform, str(me["team_id"]), str(me["user_id"]))
-                    await bot.recover()
-                except Exception:  # the next reconnection (or restart) tries again
-                    log.exception("catching up after connecting failed")
-
-            if slack_settings.slack_app_token:
-                await serve_socket_mode(app, slack_settings.slack_app_token, catch_up, ready=ready)
-            else:
-                after_ack.start(catch_up(), now=True)
-                await serve_http(app, slack_settings.slack_port, ready=ready)
+            async with heartbeat(bot, clock, mode, deliver_only=deliver_only, ready=ready) as up:
+                await serve_one(bot, slack_settings, platform, me, after_ack, deliver_only=deliver_only, ready=up)
         finally:
             await after_ack.drain()  # requests under way finish before the process's core and database close
+
+
+async def serve_one(
+    bot: SymposiumBot,
+    slack_settings: SlackSettings,
+    platform: SlackPlatform,
+    me: Any,
+    after_ack: AfterAck,
+    *,
+    deliver_only: bool,
+    ready: asyncio.Event,
+) -> None:
+    """Hold the one workspace's connection (Socket Mode) or serve its requests (HTTP) until cancelled."""
+    if deliver_only:
+        log.info("delivering the outbox only: no Slack connection is opened")
+        await asyncio.Event().wait()
+    app = build_app(bot, slack_settings, platform, after_ack=after_ack)
+
+    async def catch_up() -> None:
+        """After every (re)connection: decisions made on cards while away, then requests left pending."""
+        try:
+            await reconcile_cards(bot, platform, str(me["team_id"]), str(me["user_id"]))
+            await bot.recover()
+        except Exception:  # the next reconnection (or restart) tries again
+            log.exception("catching up after connecting failed")
+
+    if slack_settings.slack_app_token:
+        await serve_socket_mode(app, slack_settings.slack_app_token, catch_up, ready=ready)
+    else:
+        after_ack.start(catch_up(), now=True)
+        await serve_http(app, slack_settings.slack_port, ready=ready)
+
+
+@asynccontextmanager
+async def heartbeat(
+    bot: SymposiumBot, clock: Clock, detail: str, *, deliver_only: bool, ready: asyncio.Event | None
+) -> AsyncIterator[asyncio.Event]:
+    """This process's Slack state for /healthz (adapters/heartbeat.py): connecting until Slack can reach it (the
+    port open, the socket connected; set the event yielded), then connected; a deliver-only worker delivers.
+    `ready`, when given, is set at the same moment."""
+    up = asyncio.Event()
+
+    def state() -> str:
+        return "delivering" if deliver_only else "connected" if up.is_set() else "connecting"
+
+    async with Heartbeat(
+        bot.engine, clock, "slack", "deliver-only" if deliver_only else detail, state
+    ).running() as beat:
+
+        async def said() -> None:
+            await up.wait()
+            await beat.beat()
+            if ready is not None:
+                ready.set()
+
+        telling = asyncio.create_task(said())
+        try:
+            yield up
+        finally:
+            telling.cancel()
 
 
 @dataclass
@@ -166,11 +212,13 @@ async def run_distributed(
         essay_fetcher() as fetcher,
         distributed_process(core_settings, slack_settings, clock, web=web, fetcher=fetcher) as running,
     ):
-        if deliver_only:
-            log.info("delivering the outbox only: Slack's requests are served elsewhere")
-            await asyncio.Event().wait()
-        running.after_ack.start(running.catch_up(), now=True)
-        await serve_http(running.app, slack_settings.slack_port, ready=ready)
+        detail = f"http :{slack_settings.slack_port}, many workspaces"
+        async with heartbeat(running.bot, clock, detail, deliver_only=deliver_only, ready=ready) as up:
+            if deliver_only:
+                log.info("delivering the outbox only: Slack's requests are served elsewhere")
+                await asyncio.Event().wait()
+            running.after_ack.start(running.catch_up(), now=True)
+            await serve_http(running.app, slack_settings.slack_port, ready=up)
 
 
 async def reconcile_cards(

@@ -14,7 +14,9 @@ from adapters.run_slack import run_slack
 from adapters.slack.listeners import COMMANDS
 from adapters.slack.sender import ABILITY_SCOPES
 from adapters.slack.settings import SlackSettings
+from bot import health
 from bot.clock import SimulatedClock
+from bot.db.engine import make_engine, make_sessions
 from bot.settings import CoreSettings
 from tests.adapters.test_slack import EDITOR, GENERAL, OPEN_ARGS, REVIEW, SECRET, fake, fake_slack
 from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body, slash_command_payload
@@ -112,3 +114,26 @@ def test_the_manifest_declares_every_command_event_and_scope_the_adapter_uses() 
     for event in ("reaction_added", "reaction_removed"):
         assert f"- {event}\n" in manifest
     assert "socket_mode_enabled: true" in manifest
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_slack_process_keeps_a_heartbeat_for_healthz(
+    fake: FakeSlack,
+    database_url: str,
+    running: Callable[[SlackSettings], contextlib.AbstractAsyncContextManager[None]],
+) -> None:
+    port = free_port()
+
+    async def mine() -> health.Beat:
+        engine = make_engine(database_url)
+        try:
+            async with make_sessions(engine)() as session:
+                [beat] = [b for b in await health.beats(session) if b.process == health.this_process()]
+        finally:
+            await engine.dispose()
+        return beat
+
+    async with running(settings(fake, slack_port=port)):
+        beat = await mine()  # written when Slack could reach the bot
+        assert (beat.platform, beat.state, beat.detail) == ("slack", "connected", f"http :{port}")
+    assert (await mine()).state == "stopped"
