@@ -3,6 +3,7 @@ autocomplete and the one error path. Shared fixtures for test_discord_*.py live 
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +142,14 @@ def fake(fake_discord: FakeDiscord) -> FakeDiscord:
 
 @pytest.fixture
 async def world(fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock) -> AsyncIterator[World]:
-    """The client started and ready (commands synced, first reconciliation done); closed cleanly afterwards."""
+    async with running_world(fake, engine, clock) as world:
+        yield world
+
+
+@asynccontextmanager
+async def running_world(fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock) -> AsyncIterator[World]:
+    """The client started and ready (commands synced, first reconciliation done); closed cleanly afterwards. Several
+    in turn on one database are one process after another (a restart)."""
     settings = DiscordSettings(
         discord_token="test-token",
         discord_guild_id=int(GUILD),

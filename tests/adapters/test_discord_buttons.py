@@ -2,9 +2,6 @@
 `sym:<server>:<value>` custom ids, pressed through the real discord.py client (component interactions from the
 fake), run by the core as the commands they stand for, and still working after the client restarted."""
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,53 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.discord.buttons import view_of
-from adapters.discord.client import SymposiumClient
-from adapters.discord.pacing import Pacer
-from adapters.discord.sender import DiscordPlatform
-from adapters.discord.settings import DiscordSettings, discord_endpoints
-from adapters.runtime import symposium_process
 from bot.clock import SimulatedClock
 from bot.db.models import Essay
 from bot.messages import Action, Message
-from bot.settings import CoreSettings
 from tests.adapters import test_discord
-from tests.adapters.test_discord import ALICE, ERIN, GUILD, MALLORY, REVIEW, World, reply, text
+from tests.adapters.test_discord import ALICE, ERIN, GUILD, MALLORY, REVIEW, World, reply, running_world, text
 from tests.conftest import snapshot
 from tests.fakes.discord_api import FakeDiscord, Interaction
 
 fake_discord, fake = test_discord.fake_discord, test_discord.fake
 
 Button = dict[str, Any]
-
-
-@asynccontextmanager
-async def running(fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock) -> AsyncIterator[World]:
-    """The bot as `symposium-bot run` builds it, connected and caught up; one process of several, in turn."""
-    settings = DiscordSettings(
-        discord_token="test-token",
-        discord_guild_id=int(GUILD),
-        discord_api_base_url=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        discord_post_interval_seconds=0,
-        discord_calls_per_second=0,
-    )
-    client = SymposiumClient(settings, guild_ready_timeout=0.05)
-    core = CoreSettings(database_url=engine.url.render_as_string(hide_password=False))
-    platform = DiscordPlatform(client, Pacer(0, 0))
-    with discord_endpoints(settings):
-        async with (
-            client,
-            symposium_process(core, platform, clock, ticking=False, deliver_in_background=False, workers=1) as bot,
-        ):
-            client.attach(bot)
-            reconciled = client.wait_for("cards_reconciled")
-            task = asyncio.create_task(client.start(settings.discord_token))
-            try:
-                await asyncio.wait_for(reconciled, timeout=5)
-                yield World(fake, client, bot, clock, engine)
-            finally:
-                await client.close()
-                await task
 
 
 async def scheduled(world: World) -> tuple[str, dict[str, Any]]:
@@ -114,7 +75,7 @@ def day_of(at: datetime | None) -> date:
 async def test_the_authors_dm_has_buttons_and_confirm_confirms_the_date(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
-    async with running(fake, engine, clock) as world:
+    async with running_world(fake, engine, clock) as world:
         dm, asked = await scheduled(world)
         essay = await essay_one(engine)
         found = buttons(asked)
@@ -139,7 +100,7 @@ async def test_the_authors_dm_has_buttons_and_confirm_confirms_the_date(
 async def test_propose_then_the_editors_accept_moves_the_date_and_a_non_editor_cannot(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
-    async with running(fake, engine, clock) as world:
+    async with running_world(fake, engine, clock) as world:
         dm, asked = await scheduled(world)
         other = next(b for b in buttons(asked) if ":propose:" in b["custom_id"])
         day = date.fromisoformat(other["custom_id"].rsplit(":", 1)[1])
@@ -169,7 +130,7 @@ async def test_propose_then_the_editors_accept_moves_the_date_and_a_non_editor_c
 async def test_a_replayed_press_is_neither_answered_twice_nor_run_twice(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
-    async with running(fake, engine, clock) as world:
+    async with running_world(fake, engine, clock) as world:
         dm, asked = await scheduled(world)
         confirm = labelled(asked, "Confirm")
         done = await press(world, ALICE, dm, asked, confirm)
@@ -188,9 +149,9 @@ async def test_a_replayed_press_is_neither_answered_twice_nor_run_twice(
 async def test_a_button_pressed_after_a_restart_still_works(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
-    async with running(fake, engine, clock) as first:
+    async with running_world(fake, engine, clock) as first:
         dm, asked = await scheduled(first)
-    async with running(fake, engine, clock) as second:  # a new client and core on the same database
+    async with running_world(fake, engine, clock) as second:  # a new client and core on the same database
         done = await press(second, ALICE, dm, asked, labelled(asked, "Confirm"))
 
     assert reply(done).startswith("Essay 1: date confirmed")
@@ -200,7 +161,7 @@ async def test_a_button_pressed_after_a_restart_still_works(
 async def test_the_previews_hold_button_holds_the_essay_and_leaves_the_note(
     fake: FakeDiscord, engine: AsyncEngine, clock: SimulatedClock
 ) -> None:
-    async with running(fake, engine, clock) as world:
+    async with running_world(fake, engine, clock) as world:
         await scheduled(world)
         await world.command(ERIN, "symposium preview", {"essay": 1})
         await world.bot.tick()
