@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
 from bot import queries, values
 from bot.commands import system_actor
@@ -73,14 +73,22 @@ def end_of_day(sym: Symposium, moment: datetime) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), time(0, 0), local.tzinfo).astimezone(moment.tzinfo)
 
 
-def _due(*more: ColumnElement[bool]) -> ColumnElement[bool]:
-    return and_(
-        Essay.status == "approved",
-        Essay.published_at.is_(None),
-        Essay.scheduled_for.is_not(None),
-        Intent.status == "active",
-        Symposium.status == "open",
-        *more,
+def _due(*more: ColumnElement[bool]) -> Select[Essay, Intent, Symposium, LiveCheck]:
+    """Essays approved, scheduled and not yet announced (and as `more` says), with their intent, symposium and
+    live check (None before the first look)."""
+    return (
+        select(Essay, Intent, Symposium, LiveCheck)
+        .join(Intent, Essay.intent_id == Intent.id)
+        .join(Symposium, Essay.symposium_id == Symposium.id)
+        .outerjoin(LiveCheck, LiveCheck.essay_id == Essay.id)
+        .where(
+            Essay.status == "approved",
+            Essay.published_at.is_(None),
+            Essay.scheduled_for.is_not(None),
+            Intent.status == "active",
+            Symposium.status == "open",
+            *more,
+        )
     )
 
 
@@ -90,24 +98,17 @@ async def claim(uow: UnitOfWork, limit: int) -> list[Look]:
     now = uow.now
     rows = (
         await uow.session.execute(
-            select(Essay, Intent, Symposium, LiveCheck)
-            .join(Intent, Essay.intent_id == Intent.id)
-            .join(Symposium, Essay.symposium_id == Symposium.id)
-            .outerjoin(LiveCheck, LiveCheck.essay_id == Essay.id)
-            .where(
-                _due(
-                    Essay.scheduled_for <= now + timedelta(days=1),
-                    Essay.scheduled_for > now - KEEP_LOOKING,
-                    or_(
-                        LiveCheck.id.is_(None),
-                        and_(
-                            LiveCheck.next_at <= now,
-                            or_(LiveCheck.claimed_until.is_(None), LiveCheck.claimed_until < now),
-                        ),
+            _due(
+                Essay.scheduled_for <= now + timedelta(days=1),
+                Essay.scheduled_for > now - KEEP_LOOKING,
+                or_(
+                    LiveCheck.id.is_(None),
+                    and_(
+                        LiveCheck.next_at <= now,
+                        or_(LiveCheck.claimed_until.is_(None), LiveCheck.claimed_until < now),
                     ),
-                )
-            )
-            .order_by(Essay.scheduled_for, Essay.id)
+                ),
+            ).order_by(Essay.scheduled_for, Essay.id)
         )
     ).all()
     wanted: dict[int, Look] = {}
@@ -230,17 +231,10 @@ async def report_missed(uow: UnitOfWork) -> int:
     are told, once per date."""
     rows = (
         await uow.session.execute(
-            select(Essay, Intent, Symposium, LiveCheck)
-            .join(Intent, Essay.intent_id == Intent.id)
-            .join(Symposium, Essay.symposium_id == Symposium.id)
-            .outerjoin(LiveCheck, LiveCheck.essay_id == Essay.id)
-            .where(
-                _due(
-                    Essay.scheduled_for <= uow.now,
-                    or_(LiveCheck.missed_for.is_(None), LiveCheck.missed_for != Essay.scheduled_for),
-                )
-            )
-            .with_for_update(of=Essay, skip_locked=True)
+            _due(
+                Essay.scheduled_for <= uow.now,
+                or_(LiveCheck.missed_for.is_(None), LiveCheck.missed_for != Essay.scheduled_for),
+            ).with_for_update(of=Essay, skip_locked=True)
         )
     ).all()
     told = 0
@@ -310,15 +304,7 @@ async def next_due(uow: UnitOfWork, *, looking: bool) -> datetime | None:
     """The earliest moment a missed day, or (when `looking`) a look, may fall due (the console steps its clock
     through these)."""
     now = uow.now
-    rows = (
-        await uow.session.execute(
-            select(Essay, Intent, Symposium, LiveCheck)
-            .join(Intent, Essay.intent_id == Intent.id)
-            .join(Symposium, Essay.symposium_id == Symposium.id)
-            .outerjoin(LiveCheck, LiveCheck.essay_id == Essay.id)
-            .where(_due(Essay.scheduled_for > now - KEEP_LOOKING))
-        )
-    ).all()
+    rows = (await uow.session.execute(_due(Essay.scheduled_for > now - KEEP_LOOKING))).all()
     moments: list[datetime] = []
     for essay, intent, sym, check in rows:
         assert essay.scheduled_for is not None
