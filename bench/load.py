@@ -320,8 +320,8 @@ def check(fake: FakeSlack, run: Run, participants: int, rounds: int) -> None:
     once."""
     delivered = dms(fake)
     if len(delivered) != participants or set(delivered.values()) != {1}:
-        twice = sum(1 for n in delivered.values() if n > 1)
-        run.failures.append(f"notes: {len(delivered)} of {participants} people reached, {twice} more than once")
+        repeated = sum(1 for n in delivered.values() if n > 1)
+        run.failures.append(f"notes: {len(delivered)} of {participants} people reached, {repeated} more than once")
     run.figures["dms"] = sum(delivered.values())
     review = fake.channels[REVIEW].messages.values()
     cards = {
