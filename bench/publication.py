@@ -192,7 +192,7 @@ async def build(bot: SymposiumBot, clock: SimulatedClock, editor: Actor, sites: 
 async def days(bot: SymposiumBot, clock: SimulatedClock, interval: float, until: datetime) -> list[float]:
     """Step the clock from one due moment to the next, on the scheduler's grid, ticking; each tick's wall time."""
     grid = clock.now()
-    ticks = []
+    ticks: list[float] = []
     while True:
         due = await bot.next_due()
         if due is None or due > until:
