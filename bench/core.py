@@ -516,7 +516,7 @@ def report(results: dict[tuple[str, int], dict[str, Any]], markdown: bool) -> tu
             value = results[(backend, size)][target.key]
             ratio = value / target.limit
             met = met and ratio < 1
-            verdict = ("pass" if ratio < 1 else "FAIL") + ("" if size == TARGET_SIZE else " (indicative only)")
+            verdict = ("met" if ratio < 1 else "MISSED") + ("" if size == TARGET_SIZE else " (indicative only)")
             measured, limit = shown(target.key, value), shown(target.key, target.limit)
             checks.append([target.text, label(backend, size), measured, limit, f"{ratio:.2f}", verdict])
     return table(figures, markdown) + "\n\n" + table(checks, markdown), met

@@ -93,18 +93,19 @@ class Problems(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.records: list[str] = []
+        self.phase = "setup"
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
-        self.records.append(f"{record.levelname} {record.name}: {text}"[:300])
-
-    def locked(self) -> int:
-        return sum("database is locked" in r for r in self.records)
+        self.records.append(f"{record.levelname} ({self.phase}) {record.name}: {text}"[:300])
 
     def errors(self) -> list[str]:
         return [r for r in self.records if r.startswith(("ERROR", "CRITICAL"))]
+
+    def locked(self) -> int:
+        return sum("database is locked" in r for r in self.records)
 
 
 class LockProbe:
@@ -266,7 +267,7 @@ async def scenario(url: str, participants: int, rounds: int, scale: float) -> Ru
                     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                         rush = Rush(fake, http, events, run)
                         with probe:
-                            await drive(rush, bot, probe, participants, rounds)
+                            await drive(rush, bot, [probe, problems], participants, rounds)
                 finally:
                     await runner.cleanup()
                     await after_ack.drain()
@@ -282,12 +283,18 @@ async def scenario(url: str, participants: int, rounds: int, scale: float) -> Ru
     if problems.locked():
         run.failures.append(f"{problems.locked()} log records say 'database is locked'")
     run.figures["warnings"] = len(problems.records) - len(problems.errors())
+    run.figures["logged"] = Counter(problems.records)
     run.figures["429s"] = fake.rate_limited.total()
     return run
 
 
-async def drive(rush: Rush, bot: Any, probe: Any, participants: int, rounds: int) -> None:
+async def drive(rush: Rush, bot: Any, watchers: list[Any], participants: int, rounds: int) -> None:
     run, fake = rush.run, rush.fake
+
+    def phase(name: str) -> None:
+        for watcher in watchers:
+            watcher.phase = name
+
     say("opening the symposium and declaring intents")
     await rush.commands([(EDITOR, OPEN)], "")
     for first in range(1, participants + 1, 10):
@@ -296,12 +303,12 @@ async def drive(rush: Rush, bot: Any, probe: Any, participants: int, rounds: int
     await settle(bot, 600)
 
     say(f"calm: {rounds} rounds of {WRITERS} /submit at once")
-    probe.phase = "calm"
+    phase("calm")
     await rush.rounds("calm", rounds, 1)
     await settle(bot, 600)
 
     say(f"fan-out: /symposium notify to {participants} participants, and {rounds} rounds meanwhile")
-    probe.phase = "fan-out"
+    phase("fan-out")
     started = time.monotonic()
     notified = await rush.commands([(EDITOR, f"/symposium notify text:{NOTE}")], f"{participants} participants")
     if not notified:
@@ -309,7 +316,7 @@ async def drive(rush: Rush, bot: Any, probe: Any, participants: int, rounds: int
     await rush.rounds("fan-out", rounds, rounds + 1)
     run.figures["dms_during_rounds"] = sum(dms(fake).values())
     run.figures["fan_out_seconds"] = time.monotonic() - started + await settle(bot, 3600)
-    probe.phase = "calm"
+    phase("calm")
     say(f"calm again: {rounds} rounds")
     await rush.rounds("calm", rounds, 2 * rounds + 1)
     await settle(bot, 600)
@@ -377,6 +384,8 @@ def report(name: str, run: Run) -> bool:
             f"  SQLite write lock, longest wait: calm {f['lock_calm'] * 1e3:.0f} ms, "
             f"fan-out {f.get('lock_fan-out', 0) * 1e3:.0f} ms"
         )
+    for record, times in run.figures["logged"].most_common(5):
+        print(f"  logged {times}×: {record}")
     print(f"  target: failures = 0: {len(run.failures)}: {'met' if ok_failures else 'MISSED'}")
     for failure in run.failures[:10]:
         print(f"    {failure}")
