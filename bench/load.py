@@ -296,11 +296,14 @@ async def drive(rush: Rush, bot: Any, watchers: list[Any], participants: int, ro
             watcher.phase = name
 
     say("opening the symposium and declaring intents")
+    started = time.monotonic()
     await rush.commands([(EDITOR, OPEN)], "")
     for first in range(1, participants + 1, 10):
         batch = range(first, min(first + 10, participants + 1))
         await rush.commands([(participant(n), f"/intent title:Essay {n}") for n in batch], "")
-    await settle(bot, 600)
+    await settle(bot, 3600)
+    run.figures["population_s"] = time.monotonic() - started
+    run.figures["population_calls"] = Counter(c.method for c in fake.calls)
 
     say(f"calm: {rounds} rounds of {WRITERS} /submit at once")
     phase("calm")
@@ -379,6 +382,8 @@ def report(name: str, run: Run) -> bool:
         f"  fan-out: {f.get('dms', 0)} notes in {f.get('fan_out_seconds', 0):.0f} s; {f.get('dms_during_rounds', 0)} "
         f"of them delivered while the rounds ran; {f.get('429s', 0)} answers 429; {f.get('warnings', 0)} warnings"
     )
+    calls = ", ".join(f"{method} {n}" for method, n in f.get("population_calls", Counter()).most_common(6))
+    print(f"  population: {f.get('population_s', 0):.0f} s; calls to Slack: {calls}")
     if "lock_calm" in f:
         print(
             f"  SQLite write lock, longest wait: calm {f['lock_calm'] * 1e3:.0f} ms, "
