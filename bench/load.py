@@ -41,12 +41,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from adapters.runtime import symposium_process
 from adapters.slack.after_ack import AfterAck
@@ -141,6 +142,60 @@ class LockProbe:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def where() -> str:
+    """The core's and the adapter's functions the running task is in (its chain of awaits), innermost last."""
+    task, frames = asyncio.current_task(), []
+    coro: Any = task.get_coro() if task is not None else None
+    while coro is not None and getattr(coro, "cr_frame", None) is not None:
+        code = coro.cr_frame.f_code
+        if "/bot/" in code.co_filename or "/adapters/" in code.co_filename:
+            frames.append(f"{Path(code.co_filename).stem}.{code.co_name}")
+        coro = coro.cr_await
+    return " > ".join(frames[-3:])
+
+
+class Transactions:
+    """How long each write transaction of the bot stays open (SQLAlchemy's begin to its commit or rollback), per
+    phase: one held across a call to Slack would last as long as the call."""
+
+    def __init__(self) -> None:
+        self.phase = "setup"
+        self.longest: dict[str, tuple[float, str]] = {}  # phase: (seconds, where it began and what it ran)
+
+    def _begin(self, conn: Connection) -> None:
+        if not conn.get_execution_options().get("read_only", False):
+            conn.info["bench_began"] = [time.perf_counter(), where(), []]
+
+    def _statement(self, conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        began = conn.info.get("bench_began")
+        if began is None:
+            return
+        if statement.startswith("BEGIN"):  # SQLite's lock is held from here: the wait for it is not counted
+            began[0] = time.perf_counter()
+        elif len(began[2]) < 2:
+            began[2].append(" ".join(statement.split())[:50])
+
+    def _end(self, conn: Connection) -> None:
+        began = conn.info.pop("bench_began", None)
+        if began is not None:
+            took = time.perf_counter() - began[0]
+            if took > self.longest.get(self.phase, (0.0, ""))[0]:
+                self.longest[self.phase] = (took, f"{began[1]} ({'; '.join(began[2])})")
+
+    def __enter__(self) -> "Transactions":
+        event.listen(Engine, "begin", self._begin)
+        event.listen(Engine, "after_cursor_execute", self._statement)
+        event.listen(Engine, "commit", self._end)
+        event.listen(Engine, "rollback", self._end)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        event.remove(Engine, "begin", self._begin)
+        event.remove(Engine, "after_cursor_execute", self._statement)
+        event.remove(Engine, "commit", self._end)
+        event.remove(Engine, "rollback", self._end)
 
 
 @dataclass
@@ -247,6 +302,7 @@ async def settle(bot: Any, within: float) -> float:
 async def scenario(url: str, participants: int, rounds: int, scale: float) -> Run:
     run = Run()
     run.figures["participants"] = participants
+    transactions = Transactions()
     problems = Problems()
     logging.getLogger().addHandler(problems)
     path = url.removeprefix("sqlite+aiosqlite:///") if url.startswith("sqlite") else None
@@ -274,8 +330,8 @@ async def scenario(url: str, participants: int, rounds: int, scale: float) -> Ru
                 try:
                     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                         rush = Rush(fake, http, events, run)
-                        with probe:
-                            await drive(rush, bot, [probe, problems], participants, rounds)
+                        with probe, transactions:
+                            await drive(rush, bot, [probe, problems, transactions], participants, rounds)
                 finally:
                     await runner.cleanup()
                     await after_ack.drain()
@@ -293,6 +349,8 @@ async def scenario(url: str, participants: int, rounds: int, scale: float) -> Ru
         run.failures.append(f"{problems.locked()} log records say 'database is locked'")
     if undurable := sum("not made durable" in r for r in problems.records):
         run.failures.append(f"{undurable} commands acknowledged without being recorded first (held in memory only)")
+    for phase, (longest, what) in transactions.longest.items():
+        run.figures[f"transaction_{phase}"], run.figures[f"transaction_{phase}_what"] = longest, what
     run.figures["warnings"] = len(problems.records) - len(problems.errors())
     run.figures["logged"] = Counter(problems.records)
     run.figures["429s"] = fake.rate_limited.total()
@@ -410,6 +468,12 @@ def report(name: str, run: Run) -> bool:
         f"  first /intent of {f.get('refused_first', 0)} of the {f.get('participants', 0)} people refused "
         f"('{WHO_FAILED}': users.info answered 429); {f.get('population_tries', 0)} passes until all were in"
     )
+    print(
+        f"  longest write transaction of the bot: calm {f.get('transaction_calm', 0) * 1e3:.0f} ms, "
+        f"fan-out {f.get('transaction_fan-out', 0) * 1e3:.0f} ms"
+    )
+    for phase in ("calm", "fan-out"):
+        print(f"    the longest ({phase}): {f.get(f'transaction_{phase}_what', '')}")
     if "lock_calm" in f:
         print(
             f"  SQLite write lock, longest wait: calm {f['lock_calm'] * 1e3:.0f} ms, "
