@@ -469,14 +469,14 @@ def report(name: str, run: Run) -> bool:
         f"('{WHO_FAILED}': users.info answered 429); {f.get('population_tries', 0)} passes until all were in"
     )
     print(
-        f"  longest write transaction of the bot: calm {f.get('transaction_calm', 0) * 1e3:.0f} ms, "
-        f"fan-out {f.get('transaction_fan-out', 0) * 1e3:.0f} ms"
+        f"  longest write transaction of the bot: setup {f.get('transaction_setup', 0) * 1e3:.0f} ms, "
+        f"calm {f.get('transaction_calm', 0) * 1e3:.0f} ms, fan-out {f.get('transaction_fan-out', 0) * 1e3:.0f} ms"
     )
-    for phase in ("calm", "fan-out"):
+    for phase in ("setup", "calm", "fan-out"):
         print(f"    the longest ({phase}): {f.get(f'transaction_{phase}_what', '')}")
     if "lock_calm" in f:
         print(
-            f"  SQLite write lock, longest wait: calm {f['lock_calm'] * 1e3:.0f} ms, "
+            f"  SQLite write lock, longest wait: setup {f.get('lock_setup', 0) * 1e3:.0f} ms, calm {f['lock_calm'] * 1e3:.0f} ms, "
             f"fan-out {f.get('lock_fan-out', 0) * 1e3:.0f} ms"
         )
     for record, times in run.figures["logged"].most_common(5):
