@@ -175,7 +175,7 @@ class Transactions:
             return
         if statement.startswith("BEGIN"):  # SQLite's lock is held from here: the wait for it is not counted
             began[0], began[3] = time.perf_counter(), True
-        elif len(began[2]) < 2:
+        elif began[3] and len(began[2]) < 2:
             began[2].append(" ".join(statement.split())[:50])
 
     def _end(self, conn: Connection) -> None:
