@@ -6,14 +6,40 @@ Leading words that name a suite select it; everything after them is handed to ea
 """
 
 import importlib
+import io
 import pkgutil
+import re
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 Suite = Callable[[list[str]], int]
+# A target's verdict ends its line: "…: met", "…: MISSED", or a table's last cell ("pass", "FAIL (indicative only)").
+VERDICT = re.compile(r"\b(met|missed|pass|fail)\b(?: \([^)]*\))?[ |]*$", re.IGNORECASE)
+
+
+class Verdicts(io.TextIOBase):
+    """Passes a suite's output through to stdout, counting the targets it reports met and missed."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.met, self.missed, self._line = out, 0, 0, ""
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        *lines, self._line = (self._line + text).split("\n")
+        for line in lines:
+            if found := VERDICT.search(line):
+                if found.group(1).lower() in ("met", "pass"):
+                    self.met += 1
+                else:
+                    self.missed += 1
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def suites() -> list[str]:
@@ -45,10 +71,13 @@ def main(argv: list[str]) -> int:
             print(f"unknown benchmark suite {argv[0]!r}; available: {', '.join(available)}", file=sys.stderr)
             return 2
         chosen.append(argv.pop(0))
-    status = 0
+    status, summary, began = 0, [], time.perf_counter()
     for name in chosen or available:
         started = time.perf_counter()
         print(f"== bench {name} {' '.join(argv)}".rstrip(), flush=True)
+        stdout = sys.stdout
+        counted = Verdicts(stdout)
+        sys.stdout = counted
         try:
             code = load(name)(list(argv))
         except SystemExit as exc:  # argparse's errors and --help end a suite this way
@@ -56,8 +85,14 @@ def main(argv: list[str]) -> int:
         except Exception:
             traceback.print_exc()
             code = 1
-        print(f"== bench {name}: exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
+        finally:
+            sys.stdout = stdout
+        took = time.perf_counter() - started
+        print(f"== bench {name}: exit {code} after {took:.0f} s", flush=True)
+        summary.append(f"{name} {counted.met} met, {counted.missed} missed ({took:.0f} s)")
         status = status or code
+    if len(summary) > 1:
+        print(f"== bench summary, {time.perf_counter() - began:.0f} s: " + "; ".join(summary), flush=True)
     return status
 
 

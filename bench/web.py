@@ -3,7 +3,7 @@ running commentary, 50 concurrent clients, on the 200 path and the 304 path (`If
 against aiohttp serving the same bytes as a static file in the same run (the floor on this machine).
 
     python -m bench web                       # SQLite and PostgreSQL, 10 s per path and server
-    python -m bench web --quick               # SQLite only, 3 s per path and server
+    python -m bench web --quick               # SQLite only, 100 essays and 1,000 comments, 3 s per path and server
     python -m bench web --backends sqlite --seconds 5
 
 The symposium is built through the real core (`SymposiumBot.handle`, commands parsed from text lines). Then two
@@ -44,6 +44,7 @@ from bot.settings import CoreSettings
 from tests.doubles import SilentPlatform, ask
 
 ESSAYS, COMMENTS, CLIENTS = 500, 5_000, 50
+QUICK_ESSAYS, QUICK_COMMENTS = 100, 1_000  # --quick: the build is most of its time
 FRESHNESS_SAMPLES = 6
 P99_TARGET_MS, RATE_TARGET_304, STATIC_SHARE_200 = 50.0, 1_000.0, 0.8
 SLUG = "bench-2023"
@@ -54,8 +55,8 @@ OPEN = (
 ROOT = Path(__file__).parents[1]
 
 
-async def build(url: str) -> None:
-    """One symposium with ESSAYS published essays and COMMENTS comments, made by commands through the core."""
+async def build(url: str, essays: int, comments: int) -> None:
+    """One symposium with `essays` published essays and `comments` comments, made by commands through the core."""
     clock = SimulatedClock(datetime(2023, 2, 1, 9, tzinfo=UTC))
     editor = Actor(community="bench", user_id="erin", name="erin", holds_editor_role=True)
     platform = SilentPlatform({editor.user_id: editor})
@@ -70,20 +71,20 @@ async def build(url: str) -> None:
                 raise RuntimeError(f"{line[:60]}: {reply.plain()}")
 
         await do(editor, OPEN)
-        for n in range(1, ESSAYS + 1):
+        for n in range(1, essays + 1):
             writer = Actor(community="bench", user_id=f"w{n}", name=f"Writer {n}")
             await do(writer, f"/intent title:Essay number {n} on orchestration")
             await do(writer, f"/submit https://drafts.example.com/{n}")
             await do(editor, f"/symposium decide essay:{n} decision:approve")
         clock.set(datetime(2023, 3, 13, 14, tzinfo=UTC))
-        for n in range(1, ESSAYS + 1):
+        for n in range(1, essays + 1):
             await do(
                 editor,
                 f"/symposium publish essay:{n} url:https://symposium.example.com/{n} commentary:Why {n} matters.",
             )
             clock.advance(timedelta(minutes=5))
-        for c in range(COMMENTS):
-            await do(editor, f"/symposium comment essay:{c % ESSAYS + 1} text:Running commentary, part {c}.")
+        for c in range(comments):
+            await do(editor, f"/symposium comment essay:{c % essays + 1} text:Running commentary, part {c}.")
         await bot.tick()
 
 
@@ -288,15 +289,18 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--backends", default=None, help="sqlite,postgresql (default; sqlite with --quick)")
     parser.add_argument("--seconds", type=float, default=None, help="load time per path and server (10; 3 quick)")
-    parser.add_argument("--quick", action="store_true", help="SQLite only, 3 s per path and server")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"SQLite only, {QUICK_ESSAYS} essays, {QUICK_COMMENTS:,} comments, 3 s"
+    )
     parser.add_argument(
         "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args(argv)
     backends = args.backends or ("sqlite" if args.quick else "sqlite,postgresql")
     seconds = args.seconds or (3.0 if args.quick else 10.0)
+    essays, comments = (QUICK_ESSAYS, QUICK_COMMENTS) if args.quick else (ESSAYS, COMMENTS)
     print(
-        f"GET /s/<slug>: {ESSAYS} published essays, {COMMENTS:,} comments, {CLIENTS} concurrent clients, {seconds:g} s each"
+        f"GET /s/<slug>: {essays} published essays, {comments:,} comments, {CLIENTS} concurrent clients, {seconds:g} s each"
     )
     print(f"{'backend':<11} {'path':<18} {'server':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'page/static':>12}")
     all_met = True
@@ -306,7 +310,7 @@ def main(argv: list[str]) -> int:
             continue
         with database(backend, args.postgres) as url:
             started = time.perf_counter()
-            asyncio.run(build(url))
+            asyncio.run(build(url, essays, comments))
             built = time.perf_counter() - started
             figures, plain, zipped, delays = measure(url, seconds)
         print(
