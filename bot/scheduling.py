@@ -30,8 +30,13 @@ async def stop_ticking(scheduler: AsyncIOScheduler, bot: SymposiumBot, last_roun
     """Stop waking the bot, without cancelling a round mid-transaction: pause, send what is due in one last
     round (briefly), then shut the scheduler down."""
     scheduler.pause()
+
+    async def last_round() -> None:
+        await bot.tick()
+        await bot.deliver()  # after the round under way, if any
+
     try:
-        await asyncio.wait_for(bot.tick(), last_round_seconds)
+        await asyncio.wait_for(last_round(), last_round_seconds)
     except TimeoutError:
         log.warning("the last delivery round did not finish in %s s; the outbox keeps the rest", last_round_seconds)
     finally:

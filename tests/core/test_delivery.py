@@ -3,13 +3,15 @@ leases that survive a crash, and two workers that deliver every row once."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.console.adapter import ConsolePlatform
+from adapters.console.adapter import ConsolePlatform, ConsoleSession
+from adapters.runtime import symposium_process
 from bot.clock import SimulatedClock
 from bot.composer import CoreComposer
 from bot.db.engine import make_sessions
@@ -17,7 +19,8 @@ from bot.db.models import OutboxRow
 from bot.delivery import Dispatcher, backoff
 from bot.messages import Message
 from bot.ports import Attempt, MessageGone, RetryLater, Undeliverable
-from tests.conftest import OPEN, Harness, blocks, harness_for
+from bot.settings import CoreSettings
+from tests.conftest import OPEN, START, Harness, blocks, harness_for
 
 SUBMITTED = f"""
 {OPEN}
@@ -171,3 +174,59 @@ async def test_two_workers_deliver_every_row_once(harness: Harness, engine: Asyn
     counts = await asyncio.gather(*(w.deliver_due() for w in workers))
     assert sum(counts) == due == 40
     assert len([line for line in seen if line.startswith("[DM writer")]) == 40
+
+
+class HeldFanOut(ConsolePlatform):
+    """Holds a fan-out's DMs until the test lets them go (at Slack's pace one takes minutes); says when an essay's
+    announcement is posted."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.held, self.release, self.announced = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def direct_message(self, community: str, user_id: str, message: Message, attempt: Attempt) -> None:
+        if "deadline is near" in message.plain():
+            self.held.set()
+            await self.release.wait()
+        await super().direct_message(community, user_id, message, attempt)
+
+    async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
+        ref = await super().post(community, channel, message, attempt)
+        if (message.title or "").startswith("New essay"):
+            self.announced.set()
+        return ref
+
+
+async def test_an_essay_is_announced_at_its_time_while_a_long_fan_out_goes_out(database_url: str) -> None:
+    """The clock's tick once waited for the delivery round it started: while a fan-out went out at the platform's
+    pace, no tick looked at the time, and an essay due meanwhile waited for the whole fan-out."""
+    clock = SimulatedClock(START)
+    platform = HeldFanOut(clock, lambda _: None, {"erin"})
+    settings = CoreSettings(database_url=database_url)
+    async with symposium_process(
+        settings, platform, clock, ticking=False, deliver_in_background=True, workers=2
+    ) as bot:
+        session = ConsoleSession(bot, platform, clock)
+        script = OPEN + (
+            "\nalice: /intent title:On time\nalice: /submit url:https://alice.example/draft"
+            "\nerin: /symposium decide essay:1 decision:approve"
+            "\nerin: /symposium schedule essay:1 date:2023-03-14 url:https://alice.example/live"
+            "\nbob: /intent title:Later"
+        )
+        for line in script.splitlines():
+            await session.run_line(line)
+        clock.set(datetime(2023, 3, 14, 8, 58, tzinfo=UTC))  # the morning of its day, all else sent
+        await bot.tick()
+        await bot.deliver()
+        await session.command("erin", "/symposium notify text:The deadline is near.")
+        bot.wake()  # as the scheduler would; the console's own lines deliver inline
+        try:
+            async with asyncio.timeout(5):
+                await platform.held.wait()  # the fan-out is under way, and stays so
+            clock.set(datetime(2023, 3, 14, 9, 1, tzinfo=UTC))
+            async with asyncio.timeout(5):
+                await bot.tick()
+                await platform.announced.wait()
+            assert not platform.release.is_set()
+        finally:
+            platform.release.set()
