@@ -1,10 +1,16 @@
-"""Engine and session factory. SQLite gets WAL, foreign keys, a busy timeout and immediate write transactions."""
+"""Engine and session factory. SQLite gets WAL, foreign keys, a busy timeout and immediate write transactions,
+taken in turn by the process's writers."""
 
+import asyncio
+import sqlite3
+import weakref
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -23,7 +29,29 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _tune_sqlite(engine: AsyncEngine) -> None:
     """Writers queue on SQLite's lock instead of failing: every write transaction begins IMMEDIATE (see
     SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" notes for pysqlite); how long one
-    waits for the lock is set per transaction (`busy_timeout_ms`)."""
+    waits for the lock is set per transaction (`busy_timeout_ms`).
+
+    The process's own writers queue for the lock in turn (an asyncio lock, first come first served) before they
+    ask SQLite for it: SQLite's busy handler lets a waiter sleep and retry (up to 100 ms a step), so with ten
+    commands and the delivery workers at once an unlucky one lost its turn again and again (seen: a single insert
+    waiting a second). Another process (a second bot on the same file, a maintenance script) still meets the busy
+    timeout."""
+    turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+    holding: dict[int, asyncio.Lock] = {}  # by the driver's connection, whichever layer hands it over
+
+    def take_turn(connection: Any, timeout_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        lock = turns.get(loop) or turns.setdefault(loop, asyncio.Lock())
+        try:  # inside SQLAlchemy's greenlet: waits on the event loop, in arrival order, as long as SQLite would
+            await_(_acquire(lock, timeout_ms / 1000))
+        except TimeoutError:
+            locked = sqlite3.OperationalError("database is locked (this process's other writers held it)")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
+        holding[id(_driver(connection.connection))] = lock
+
+    def end_turn(connection: Any) -> None:
+        if (lock := holding.pop(id(_driver(connection)), None)) is not None:
+            lock.release()
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +69,43 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         if connection.info.get("busy_timeout_ms") != timeout:  # set per connection only when it changes
             connection.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
             connection.info["busy_timeout_ms"] = timeout
-        connection.exec_driver_sql("BEGIN" if options.get("read_only", False) else "BEGIN IMMEDIATE")
+        if options.get("read_only", False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        take_turn(connection, timeout)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            end_turn(connection.connection)
+            raise
+
+    dialect = engine.sync_engine.dialect
+    for name in ("do_commit", "do_rollback"):  # the turn ends once SQLite let the lock go, not before
+        setattr(dialect, name, _then(getattr(dialect, name), end_turn))
+    for name in ("reset", "checkin", "invalidate", "close"):  # a transaction ended by the pool, not the session
+        event.listen(engine.sync_engine.pool, name, lambda dbapi_connection, *_: end_turn(dbapi_connection))
+
+
+async def _acquire(lock: asyncio.Lock, seconds: float) -> None:
+    """Take the lock within `seconds`; cancelled or timed out, it is not left taken (`wait_for` may do so on
+    Python 3.11, when its wait is cancelled as the lock is handed over)."""
+    async with asyncio.timeout(seconds):
+        await lock.acquire()
+
+
+def _driver(connection: Any) -> Any:
+    """The driver's connection, under the pool's proxy if it is one."""
+    return getattr(connection, "dbapi_connection", connection)
+
+
+def _then(step: Any, after: Any) -> Any:
+    def run(dbapi_connection: Any) -> None:
+        try:
+            step(dbapi_connection)
+        finally:
+            after(dbapi_connection)
+
+    return run
 
 
 def make_sessions(
