@@ -73,14 +73,17 @@ class DmChannels:
 
     async def _write_soon(self) -> None:
         await asyncio.sleep(WRITE_AFTER)
+        # From here on it writes: `flush` must not cancel it mid-transaction (a write transaction cancelled there
+        # was seen to keep SQLite's write lock until the connection was collected, refusing the next writer).
+        self._writer = None
         await self.flush()
 
     async def flush(self) -> None:
         """Write the ids not yet written (the process calls this on its way out, before the database closes)."""
         if self._writes is None:
             return
-        if self._writer is not None and self._writer is not asyncio.current_task():
-            self._writer.cancel()  # written here instead
+        if self._writer is not None:
+            self._writer.cancel()  # still waiting to write: written here instead
         async with self._writing:
             if not self._pending:
                 return

@@ -4,7 +4,6 @@ still worth sending, and who is told when it cannot be delivered."""
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import notice
@@ -12,7 +11,7 @@ from bot.db.models import OutboxRow, Symposium
 from bot.delivery import Send, stored_send
 from bot.index import index_pages, public_essays, upcoming_essays
 from bot.messages import ChannelRef, Mention
-from bot.outbox import Op, Status, outbox_row
+from bot.outbox import Op, outbox_row
 from bot.services import previews, reminders
 from bot.settings import CoreSettings
 
@@ -34,7 +33,7 @@ class CoreComposer:
         self.settings, self.index_page_chars = settings, index_page_chars
 
     async def sends(self, session: AsyncSession, row: OutboxRow, now: datetime) -> list[Send] | str:
-        if reason := await self._stale(session, row, now):
+        if reason := await reminders.superseded(session, row, now):
             return reason
         if row.op == Op.INDEX:
             return await self._index(session, row, now)
@@ -73,26 +72,6 @@ class CoreComposer:
             )
             for number, page in enumerate(pages)
         ]
-
-    @staticmethod
-    async def _stale(session: AsyncSession, row: OutboxRow, now: datetime) -> str | None:
-        """Why a reminder should not go out any more: its deadline passed, or a later one for it is due too."""
-        if row.deadline is not None and row.deadline <= now:
-            return "its deadline passed before it could be sent"
-        if row.group is not None:
-            later = await session.scalar(
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.group == row.group,
-                    OutboxRow.status == Status.PENDING,
-                    OutboxRow.due_at <= now,
-                    OutboxRow.due_at > row.due_at,
-                )
-                .limit(1)
-            )
-            if later is not None:
-                return "a later reminder for the same deadline replaces it"
-        return None
 
     async def undeliverable(
         self, session: AsyncSession, row: OutboxRow, error: str, hint: str, now: datetime

@@ -451,17 +451,23 @@ class SymposiumBot:
             return await self.dispatcher.deliver_due()
 
     async def tick(self) -> int:
-        """What the clock makes due: looks for essays live (fetched with no transaction open), essays whose time
-        came, days missed, the editors' digest, arrivals whose handler vanished; then deliver."""
+        """What the clock makes due: looks for essays live (fetched with no transaction open), reminders to write
+        out, essays whose time came, days missed, the editors' digest, arrivals whose handler vanished; then
+        deliver."""
         async with self._tick_lock:
             if self.live is not None:
                 await self.live.round()
             async with self.unit_of_work() as uow:
+                more = await reminders.write_out(uow)
                 await publishing.publish_due(uow, seen_live=self.live is not None)
                 await live.report_missed(uow)
                 await reminders.daily_digests(uow)
                 await inbox.prune(uow.session, uow.now)
                 await uow.commit()
+            while more:  # a reminder to every writer of a deadline: the rest of its writers, a chunk a transaction
+                async with self.unit_of_work() as uow:
+                    more = await reminders.write_out(uow)
+                    await uow.commit()
             await self.recover(self.clock.now() - RECOVER_AFTER)
             if self.deliver_in_background:  # a long round (a fan-out at the platform's pace) never holds the clock
                 self.wake()

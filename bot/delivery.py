@@ -154,6 +154,7 @@ def _queue(bulk: bool) -> Any:
             OutboxRow.status == Status.PENDING,
             OutboxRow.bulk.is_(bulk),
             OutboxRow.due_at <= now,
+            OutboxRow.op != Op.REMIND,  # the core writes a plan out (bot/services/reminders.py); it is not sent
             or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
             ~held_back,
             ~paused,
@@ -227,6 +228,7 @@ class Dispatcher:
                     .where(
                         OutboxRow.status == Status.PENDING,
                         OutboxRow.due_at <= now,
+                        OutboxRow.op != Op.REMIND,
                         or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
                     )
                     .limit(1)

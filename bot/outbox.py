@@ -23,6 +23,7 @@ class Op(StrEnum):
     DM = "dm"  # a private message to a person
     REPLY = "reply"  # the private answer to a command, through its reply handle (a DM once that expired)
     INDEX = "index"  # the Essay Index, composed from the database when delivered
+    REMIND = "remind"  # a reminder to every writer of one deadline, written out as DMs when due (not delivered)
 
 
 class Status(StrEnum):
@@ -38,6 +39,8 @@ def destination_of(op: Op, channel: str | None, user_id: str | None, key: str | 
         return f"reply:{user_id}"
     if op is Op.INDEX:
         return f"index:{symposium_id}"
+    if op is Op.REMIND:
+        return f"remind:{symposium_id}"
     if op in (Op.EDIT, Op.THREAD):
         return f"key:{key}"
     return f"channel:{channel}" if channel else f"user:{user_id}"

@@ -79,7 +79,10 @@ class ParticipantPref(Base):
 
 class Intent(Base):
     __tablename__ = "intents"
-    __table_args__ = (UniqueConstraint("symposium_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("symposium_id", "user_id"),
+        Index("ix_intents_due_override", "symposium_id", "due_override"),  # the deadlines reminders are planned for
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     symposium_id: Mapped[int] = mapped_column(ForeignKey("symposia.id"))

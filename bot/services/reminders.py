@@ -6,10 +6,12 @@ A row holds a small spec (`compose`: kind, days), not a message: the message is 
 away (the essay was submitted, the intent withdrawn) is dropped rather than sent. Each row's `dedupe_key` names
 its recipient, deadline and offset, so a reminder that went out is never written again (the insert skips a key
 that exists); `group` ties the reminders of one recipient and deadline together, so that of several missed ones
-only the latest is sent (bot/composer.py).
+only the latest is sent (`superseded`).
 
-Writers' due-date reminders are planned with one INSERT … SELECT per deadline and offset, so a recompute for
-10,000 participants reads and writes in the database, not row by row in Python.
+Writers' due-date reminders are planned as one row per deadline and offset (`Op.REMIND`), not one per writer:
+a recompute for 10,000 participants writes a handful of rows. When a plan falls due, the tick writes it out
+(`write_out`): one INSERT … SELECT of a DM row per writer of that deadline, a thousand writers per transaction,
+each then composed and delivered like any reminder. Who gets it is decided then, from the database as it is.
 """
 
 import hashlib
@@ -34,6 +36,7 @@ PUBLICATION_DAYS = 2
 WAITING_TOO_LONG = timedelta(hours=48)
 MORNING_WINDOW = timedelta(hours=3)  # a digest goes out in the morning, or not that day
 MODES = ("all", "due-only", "off")
+WRITE_OUT_CHUNK = 1000  # writers per transaction when a plan is written out
 
 
 def before(moment: datetime, days: int, zone: str) -> datetime:
@@ -57,11 +60,18 @@ def scope(symposium_id: int, user_id: str | None) -> str:
 
 
 def _row(
-    sym: Symposium, now: datetime, key: str, due: datetime, deadline: datetime, spec: dict[str, Any], **where: Any
+    sym: Symposium,
+    now: datetime,
+    key: str,
+    due: datetime,
+    deadline: datetime,
+    spec: dict[str, Any],
+    op: Op | None = None,
+    **where: Any,
 ) -> dict[str, Any]:
     return outbox_row(
         now,
-        Op.DM if where.get("user_id") else Op.POST,
+        op or (Op.DM if where.get("user_id") else Op.POST),
         community=sym.community,
         symposium_id=sym.id,
         compose=spec,
@@ -101,8 +111,13 @@ async def recompute(uow: UnitOfWork, sym: Symposium, user_id: str | None = None)
     for essay, intent in scheduled:
         if intent.user_id not in quiet and (user_id is None or intent.user_id == user_id):
             rows += _publication(sym, now, intent, essay)
+    overrides = await uow.session.scalars(
+        select(Intent.due_override)
+        .where(Intent.symposium_id == sym.id, Intent.due_override.is_not(None), Intent.status == "active")
+        .distinct()
+    )
+    rows += _due_plans(sym, now, [due for due in overrides if due is not None])
     await uow.write_now(rows)
-    await _due_dates(uow, sym, user_id)
 
 
 async def _quiet(uow: UnitOfWork, community: str) -> set[str]:
@@ -114,11 +129,23 @@ async def _quiet(uow: UnitOfWork, community: str) -> set[str]:
     )
 
 
-async def _due_dates(uow: UnitOfWork, sym: Symposium, user_id: str | None) -> None:
-    """Every active intent without an essay gets its reminders before its due date: one INSERT … SELECT per
-    deadline (the symposium's, or an extension) and offset; a key that exists (sent before) is skipped."""
-    deadline = func.coalesce(Intent.due_override, sym.due_at)
-    writers = and_(
+def _due_plans(sym: Symposium, now: datetime, overrides: list[datetime]) -> list[dict[str, Any]]:
+    """One row per deadline (the symposium's, and each extension given) and offset, written out to the writers
+    of that deadline when it falls due (`write_out`): planning costs the same for ten writers or ten thousand."""
+    rows = []
+    for due in sorted({sym.due_at, *overrides}):
+        for days in sym.remind_due:
+            at = before(due, days, sym.timezone)
+            if at > now:
+                key = f"rem:{sym.id}:dues:{due:%Y%m%d%H%M}:{days}"
+                spec = {"kind": "due", "days": days}
+                rows.append(_row(sym, now, key, at, due, spec, op=Op.REMIND))
+    return rows
+
+
+def _writers(sym: Symposium) -> ColumnElement[bool]:
+    """Who a due-date reminder is for: active intents without an essay, unless their writer turned reminders off."""
+    return and_(
         Intent.symposium_id == sym.id,
         Intent.status == "active",
         ~exists().where(Essay.intent_id == Intent.id),
@@ -128,39 +155,90 @@ async def _due_dates(uow: UnitOfWork, sym: Symposium, user_id: str | None) -> No
             ParticipantPref.mode == "off",
         ),
     )
-    if user_id is not None:
-        writers = and_(writers, Intent.user_id == user_id)
-    deadlines = list(await uow.session.scalars(select(deadline).where(writers).distinct()))
-    now = uow.now
-    for due in deadlines:
-        for days in sym.remind_due:
-            at = before(due, days, sym.timezone)
-            if at <= now:
-                continue
-            group = f"rem:{sym.id}:due:"
-            tail = f":{due:%Y%m%d%H%M}"
-            values: dict[str, ColumnElement[Any]] = {
-                "community": literal(sym.community, String()),
-                "symposium_id": literal(sym.id),
-                "op": literal(Op.DM.value, String()),
-                "user_id": Intent.user_id.expression,
-                "destination": literal("user:", String()) + Intent.user_id,  # as bot/outbox.py names a person
-                "payload": literal({"compose": {"kind": "due", "days": days}}, JSON()),
-                "due_at": literal(at, DateTime(timezone=True)),
-                "deadline": literal(due, DateTime(timezone=True)),
-                "group": literal(group, String()) + Intent.user_id + literal(tail, String()),
-                "dedupe_key": literal(group, String()) + Intent.user_id + literal(f"{tail}:{days}", String()),
-                "scope": literal(f"rem:{sym.id}:user:", String()) + Intent.user_id,
-                "bulk": literal(True, Boolean()),
-                "status": literal(Status.PENDING.value, String()),
-                "attempts": literal(0),
-                "created_at": literal(now, DateTime(timezone=True)),
-            }
-            select_rows = select(*(v.label(k) for k, v in values.items())).where(writers, deadline == due)
-            insert = dialect_insert(uow.session, OutboxRow).from_select(list(values), select_rows)
-            await uow.session.execute(insert.on_conflict_do_nothing())
-    if deadlines:
-        uow.delivery_due = True
+
+
+async def write_out(uow: UnitOfWork, chunk: int = WRITE_OUT_CHUNK) -> bool:
+    """Write out the longest-due plan's reminders for its next `chunk` writers (one INSERT … SELECT; a writer
+    whose reminder exists is skipped), so that no transaction holds the database for long; True while there is
+    more to do. A plan whose deadline passed, or that a later one for the same deadline replaces, is dropped."""
+    plan = await uow.session.scalar(
+        select(OutboxRow)
+        .where(OutboxRow.op == Op.REMIND, OutboxRow.status == Status.PENDING, OutboxRow.due_at <= uow.now)
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if plan is None:
+        return False
+    sym = await uow.session.get(Symposium, plan.symposium_id)
+    if sym is None or sym.status != "open":
+        reason: str | None = "its symposium is closed"
+    else:
+        reason = await superseded(uow.session, plan, uow.now)
+    if reason is not None or sym is None:
+        plan.status, plan.last_error = Status.DROPPED, reason
+        return True
+    writers = and_(
+        _writers(sym),
+        func.coalesce(Intent.due_override, sym.due_at) == plan.deadline,
+        Intent.id > plan.payload.get("after", 0),
+    )
+    last = await uow.session.scalar(select(Intent.id).where(writers).order_by(Intent.id).offset(chunk - 1).limit(1))
+    if last is not None:
+        writers = and_(writers, Intent.id <= last)
+    await uow.session.execute(_reminders_from(uow, plan, sym, writers))
+    if last is None:
+        plan.status, plan.sent_at = Status.SENT, uow.now
+    else:
+        plan.payload = {**plan.payload, "after": last}
+    uow.delivery_due = True
+    return True
+
+
+def _reminders_from(uow: UnitOfWork, plan: OutboxRow, sym: Symposium, writers: ColumnElement[bool]) -> Any:
+    """INSERT … SELECT of a plan's reminder to each of `writers`, named as one participant's reminders are."""
+    due, days = plan.deadline, plan.payload["compose"]["days"]
+    assert due is not None
+    group, tail = f"rem:{sym.id}:due:", f":{due:%Y%m%d%H%M}"
+    values: dict[str, ColumnElement[Any]] = {
+        "community": literal(sym.community, String()),
+        "symposium_id": literal(sym.id),
+        "op": literal(Op.DM.value, String()),
+        "user_id": Intent.user_id.expression,
+        "destination": literal("user:", String()) + Intent.user_id,  # as bot/outbox.py names a person
+        "payload": literal({"compose": {"kind": "due", "days": days}}, JSON()),
+        "due_at": literal(plan.due_at, DateTime(timezone=True)),
+        "deadline": literal(due, DateTime(timezone=True)),
+        "group": literal(group, String()) + Intent.user_id + literal(tail, String()),
+        "dedupe_key": literal(group, String()) + Intent.user_id + literal(f"{tail}:{days}", String()),
+        "scope": literal(f"rem:{sym.id}:user:", String()) + Intent.user_id,
+        "bulk": literal(True, Boolean()),
+        "status": literal(Status.PENDING.value, String()),
+        "attempts": literal(0),
+        "created_at": literal(uow.now, DateTime(timezone=True)),
+    }
+    rows = select(*(v.label(k) for k, v in values.items())).where(writers)
+    return dialect_insert(uow.session, OutboxRow).from_select(list(values), rows).on_conflict_do_nothing()
+
+
+async def superseded(session: AsyncSession, row: OutboxRow, now: datetime) -> str | None:
+    """Why a reminder should not go out any more: its deadline passed, or a later one for it is due too."""
+    if row.deadline is not None and row.deadline <= now:
+        return "its deadline passed before it could be sent"
+    if row.group is not None:
+        later = await session.scalar(
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.group == row.group,
+                OutboxRow.status == Status.PENDING,
+                OutboxRow.due_at <= now,
+                OutboxRow.due_at > row.due_at,
+            )
+            .limit(1)
+        )
+        if later is not None:
+            return "a later reminder for the same deadline replaces it"
+    return None
 
 
 def _publication(sym: Symposium, now: datetime, intent: Intent, essay: Essay) -> list[dict[str, Any]]:
@@ -217,6 +295,13 @@ async def compose(session: AsyncSession, row: OutboxRow, now: datetime) -> Messa
             intent = await queries.intent_of(session, sym.id, row.user_id or "")
             if intent is None or intent.status != "active" or await queries.essay_of(session, intent.id):
                 return "its essay was submitted, or its intent withdrawn"
+            mode = await session.scalar(
+                select(ParticipantPref.mode).where(
+                    ParticipantPref.community == sym.community, ParticipantPref.user_id == intent.user_id
+                )
+            )
+            if mode == "off":
+                return "its writer turned reminders off"
             due = intent.due_override or sym.due_at
             b = MessageBuilder(f"Reminder: your essay for {sym.title}", tag="reminder")
             b.line("“", intent.title, "” is due ", Time(due, sym.timezone), ". Submit it with /submit url:<link>.")

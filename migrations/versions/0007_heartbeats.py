@@ -1,7 +1,7 @@
 """heartbeats: each chat process's platform connection state, for /healthz
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from collections.abc import Sequence

@@ -49,6 +49,16 @@ async def _no_wait(_: float) -> None:
     pass
 
 
+def simulated_pacer(clock: SimulatedClock) -> Pacer:
+    """No pacing, but a 429's Retry-After held on the simulated clock: the outbox retries the row once the test
+    moved the clock past it, and nothing waits in real time."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    return Pacer({}, 0, lambda: clock.now().timestamp(), sleep)
+
+
 class SlackRig:
     """The bot on Slack, served by aiohttp's TestServer, with helpers that speak to it as Slack would. The core
     is built by the bot's own composition root; the test steps its clock and waits for handled requests by
@@ -80,7 +90,7 @@ class SlackRig:
         )
         self.client = make_client(self.settings)
         self.platform = SlackPlatform(
-            self.client, clock, pacer or Pacer({}, 0), people=People(self.client, sleep=sleep or _no_wait)
+            self.client, clock, pacer or simulated_pacer(clock), people=People(self.client, sleep=sleep or _no_wait)
         )
         self.after_ack = AfterAck()
         self._process = symposium_process(

@@ -29,6 +29,7 @@ from tests.adapters.test_slack import (
     fake_slack,
     headers_in,
     rig,
+    simulated_pacer,
 )
 from tests.conftest import snapshot
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
@@ -122,7 +123,7 @@ async def test_export_reaches_the_editor_as_a_file_in_a_direct_message(rig: Slac
 @pytest.fixture
 def platform(fake: FakeSlack, clock: SimulatedClock) -> SlackPlatform:
     """The sender alone, without a database."""
-    return SlackPlatform(AsyncWebClient(token="xoxb-test", base_url=fake.api_url), clock, Pacer({}, 0))
+    return SlackPlatform(AsyncWebClient(token="xoxb-test", base_url=fake.api_url), clock, simulated_pacer(clock))
 
 
 async def failure(call: Awaitable[object]) -> Exception:

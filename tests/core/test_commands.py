@@ -47,12 +47,15 @@ async def test_extend_moves_one_writers_due_date_and_reminders(harness: Harness,
     assert "Mon 2023-03-20 23:59 UTC" in out
     async with engine.connect() as conn:
         keys = (
-            (await conn.execute(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.like("rem:%:due:bob:%"))))
+            (await conn.execute(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.like("rem:%:dues:%"))))
             .scalars()
             .all()
         )
-    assert keys
-    assert all(":202303202359:" in k for k in keys)
+    assert any(":202303202359:" in k for k in keys)  # bob's deadline has its reminders planned
+    assert "[DM bob] Reminder" not in await harness.run("clock: 2023-03-04T00:00+00:00")  # 7 days before the 10th
+    out = await harness.run("clock: 2023-03-14T00:00+00:00")  # 7 days before his
+    assert "[DM bob] Reminder: your essay" in out
+    assert "Mon 2023-03-20 23:59 UTC" in out
 
 
 async def test_notify_reaches_every_active_intent_privately(harness: Harness) -> None:

@@ -39,9 +39,12 @@ async def test_reminder_times_are_exact_in_the_zone_across_dst(harness: Harness,
     # Berlin moves from CET (UTC+1) to CEST (UTC+2) on 2023-03-26.
     assert times["intent:202303272159:7"] == utc(2023, 3, 20, 22, 59, 59)
     assert times["intent:202303272159:1"] == utc(2023, 3, 26, 21, 59, 59)
-    assert times["due:alice:202303302159:7"] == utc(2023, 3, 23, 22, 59, 59)
-    assert times["due:alice:202303302159:2"] == utc(2023, 3, 28, 21, 59, 59)
-    assert times["due:alice:202303302159:1"] == utc(2023, 3, 29, 21, 59, 59)
+    assert times["dues:202303302159:7"] == utc(2023, 3, 23, 22, 59, 59)
+    assert times["dues:202303302159:2"] == utc(2023, 3, 28, 21, 59, 59)
+    assert times["dues:202303302159:1"] == utc(2023, 3, 29, 21, 59, 59)
+    out = await harness.run("clock: 2023-03-23T23:00+00:00")
+    assert "[DM alice] Reminder: your essay for Spring" in out
+    assert (await reminder_times(engine))["due:alice:202303302159:7"] == utc(2023, 3, 23, 22, 59, 59)
 
 
 async def test_changing_a_date_reschedules_and_submitting_cancels(harness: Harness, engine: AsyncEngine) -> None:
@@ -49,12 +52,15 @@ async def test_changing_a_date_reschedules_and_submitting_cancels(harness: Harne
     out = await harness.run("erin: /symposium edit due:2023-03-31")
     assert len([b for b in blocks(out) if b.startswith("[DM ") and "Dates changed" in b]) == 2
     keys = set(await reminder_times(engine))
-    assert "due:alice:202303312159:1" in keys
+    assert "dues:202303312159:1" in keys
     assert not any("202303302159" in k for k in keys)
     await harness.run("alice: /submit https://example.com/blossoms")
+    out = await harness.run("clock: 2023-03-25T00:00+00:00")
+    assert "[DM bob] Reminder: your essay for Spring" in out
+    assert "[DM alice] Reminder" not in out
     keys = set(await reminder_times(engine))
+    assert "due:bob:202303312159:7" in keys
     assert not any(k.startswith("due:alice") for k in keys)
-    assert any(k.startswith("due:bob") for k in keys)
 
 
 async def test_restart_sends_nothing_twice_sends_missed_and_drops_late(harness: Harness, engine: AsyncEngine) -> None:
@@ -88,9 +94,11 @@ async def check_restart(later: Harness, engine: AsyncEngine) -> None:
     by_suffix = {k.split(":", 2)[2]: v for k, v in statuses.items()}
     assert by_suffix["intent:202303032359:7"] == "sent"
     assert by_suffix["intent:202303032359:1"] == "dropped"
-    assert by_suffix["due:alice:202303102359:7"] == "dropped"
+    assert by_suffix["dues:202303102359:7"] == "dropped"  # a later one for the same deadline was due too
+    assert "due:alice:202303102359:7" not in by_suffix
+    assert by_suffix["dues:202303102359:2"] == "sent"
     assert by_suffix["due:alice:202303102359:2"] == "sent"
-    assert by_suffix["due:alice:202303102359:1"] == "pending"
+    assert by_suffix["dues:202303102359:1"] == "pending"
     await later.run("clock: +1h")
     assert sum("[DM alice] Reminder" in b for b in blocks("\n".join(later.transcript))) == 2
 
@@ -98,9 +106,9 @@ async def check_restart(later: Harness, engine: AsyncEngine) -> None:
 async def test_a_symposium_sets_its_own_reminders(harness: Harness, engine: AsyncEngine) -> None:
     await harness.run(BERLIN + " remind_intent:3 remind_due:5,1 remind_at:07:30\nalice: /intent title:Blossoms")
     times = await reminder_times(engine)
-    assert sorted(k for k in times if k.startswith(("intent:", "due:"))) == [
-        "due:alice:202303302159:1",
-        "due:alice:202303302159:5",
+    assert sorted(k for k in times if k.startswith(("intent:", "due"))) == [
+        "dues:202303302159:1",
+        "dues:202303302159:5",
         "intent:202303272159:3",
     ]
     await harness.run(
@@ -109,7 +117,7 @@ async def test_a_symposium_sets_its_own_reminders(harness: Harness, engine: Asyn
     times = await reminder_times(engine)
     assert times["pub:alice:202304040700:day"] == utc(2023, 4, 4, 5, 30)  # 07:30 in Berlin (CEST)
     assert "Changed: remind_due." in await harness.run("erin: /symposium edit remind_due:none")
-    assert not any(k.startswith("due:") for k in await reminder_times(engine))
+    assert not any(k.startswith("dues:") for k in await reminder_times(engine))
     refused = await harness.run("erin: /symposium edit remind_due:0,99")
     assert "remind_due takes one to five days, each from 1 to 60" in refused
 
@@ -124,25 +132,59 @@ async def test_a_writer_chooses_which_reminders_they_get(harness: Harness, engin
     assert "before your due date only" in await harness.run("bob: /symposium reminders due-only")
     assert not any(k.startswith("pub:bob:") for k in await reminder_times(engine))
     await harness.run("alice: /symposium reminders off")
-    assert not any(k.startswith("due:alice:") for k in await reminder_times(engine))
+    assert "[DM alice] Reminder" not in await harness.run("clock: 2023-03-24T00:00+00:00")  # 7 days before
     assert "You will get private reminders before your due date and" in await harness.run(
         "alice: /symposium reminders on"
     )
-    assert any(k.startswith("due:alice:") for k in await reminder_times(engine))
+    assert "[DM alice] Reminder: your essay" in await harness.run("clock: 2023-03-28T22:00+00:00")  # 2 days before
 
 
 async def test_a_reminder_is_a_small_spec_composed_when_it_goes_out(harness: Harness, engine: AsyncEngine) -> None:
     await harness.run(BERLIN + "\nalice: /intent title:Blossoms\nalice: /intent title:Cherry blossoms")
     async with engine.connect() as conn:
         payloads = (
-            (await conn.execute(select(OutboxRow.payload).where(OutboxRow.dedupe_key.like("rem:%:due:alice:%"))))
+            (await conn.execute(select(OutboxRow.payload).where(OutboxRow.dedupe_key.like("rem:%:due%"))))
             .scalars()
             .all()
         )
-    assert payloads
+    assert len(payloads) == 3
     assert all(p == {"compose": {"kind": "due", "days": p["compose"]["days"]}} for p in payloads)  # no message
-    out = await harness.run("clock: 2023-03-24T00:00+00:00")
-    assert "“Cherry blossoms” is due" in out
+    out = await harness.run("alice: /intent title:Cherry blossoms in spring\nclock: 2023-03-24T00:00+00:00")
+    assert "“Cherry blossoms in spring” is due" in out
+
+
+async def test_a_deadlines_reminder_is_one_row_written_out_to_its_writers_in_chunks(
+    harness: Harness, engine: AsyncEngine
+) -> None:
+    """Planning writes one row per deadline and offset however many write (a recompute at 10,000 writers costs
+    what it costs at one); when it falls due it is written out, a chunk of writers per transaction, to each
+    writer of that deadline once."""
+    from bot.services import reminders
+
+    writers = "\n".join(f"w{n}: /intent title:Essay {n}" for n in range(7))
+    await harness.run(BERLIN + "\n" + writers + "\nw6: /withdraw\nerin: /symposium extend user:@w5 due:2023-04-20")
+    async with engine.connect() as conn:
+        plans = (await conn.execute(select(OutboxRow.dedupe_key).where(OutboxRow.op == "remind"))).scalars().all()
+    assert sorted(k.split(":", 2)[2] for k in plans) == sorted(
+        f"dues:{due}:{days}" for due in ("202303302159", "202304202159") for days in (7, 2, 1)
+    )
+
+    harness.clock.set(utc(2023, 3, 24))  # a day after the first plan fell due
+    chunks = 0
+    while True:
+        async with harness.bot.unit_of_work() as uow:
+            more = await reminders.write_out(uow, chunk=2)
+            await uow.commit()
+        if not more:
+            break
+        chunks += 1
+    assert chunks == 3  # five writers of that deadline (w5 has another, w6 withdrew), two at a time, then done
+    out = await harness.run("clock: +1m")
+    reminded = sorted(b.split("]")[0] for b in blocks(out) if "Reminder: your essay" in b)
+    assert reminded == [f"[DM w{n}" for n in range(5)]
+    async with harness.bot.unit_of_work() as uow:
+        assert not await reminders.write_out(uow)  # written out once
+    assert "Reminder: your essay" not in await harness.run("clock: +1h")
 
 
 def test_a_busy_publication_day_names_its_reminder_within_the_key_column() -> None:
