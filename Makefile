@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINTED := bot adapters tests migrations $(wildcard bench)
 
-.PHONY: run test lint bench bench-quick demo clean
+.PHONY: run test test-slow test-all lint bench bench-quick demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite runs on every core at once (pytest-xdist); the slow tier (processes killed, a PostgreSQL server
+# restarted, load, a long simulated day, axe on six pages) runs with test-slow. CI runs both (.ci/run).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -n auto -m slow
+
+test-all: lint
+	$(BIN)/pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -5,7 +5,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -158,6 +158,47 @@ async def harness_for(
 async def harness(database_url: str, clock: SimulatedClock) -> AsyncIterator[Harness]:
     async with harness_for(database_url, clock, {"erin"}) as harness:
         yield harness
+
+
+class BuiltStates:
+    """Database states that a script builds through the whole bot (a published symposium: a second of commands),
+    built once per test session and database kind, then copied into each test's fresh database in milliseconds:
+    every row of every table but the inbox (the requests that built it, whose console ids the next harness
+    reuses), the console's posted messages, and the clock where the script left it."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], tuple[dict[str, list[dict[str, Any]]], dict[int, Any], datetime]] = {}
+
+    async def enter(self, harness: Harness, name: str, build: Callable[[Harness], Awaitable[None]]) -> None:
+        """Bring `harness` to the state `build` makes of a fresh database, building it only the first time."""
+        from sqlalchemy import insert, select, text
+
+        from bot.db.models import Base
+
+        engine = harness.engine
+        tables = [t for t in Base.metadata.sorted_tables if t.name != "inbox"]
+        key = (engine.dialect.name, name)
+        if key not in self._states:
+            await build(harness)
+            async with engine.connect() as conn:
+                rows = {t.name: [dict(r._mapping) for r in await conn.execute(select(t))] for t in tables}
+            self._states[key] = (rows, dict(harness.platform.posted), harness.clock.now())
+            return
+        rows, posted, now = self._states[key]
+        async with engine.begin() as conn:
+            for table in tables:
+                if rows[table.name]:
+                    await conn.execute(insert(table), rows[table.name])
+                    if engine.dialect.name == "postgresql" and "id" in table.c:
+                        sequence = f"pg_get_serial_sequence('{table.name}', 'id')"
+                        await conn.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table.name}))"))
+        harness.platform.posted.update(posted)
+        harness.clock.set(now)
+
+
+@pytest.fixture(scope="session")
+def built_states() -> BuiltStates:
+    return BuiltStates()
 
 
 OPEN = (

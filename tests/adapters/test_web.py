@@ -21,7 +21,7 @@ from bot.clock import SimulatedClock
 from bot.db.engine import make_sessions
 from bot.db.models import Essay, Intent, Symposium
 from bot.settings import CoreSettings
-from tests.conftest import Harness, snapshot
+from tests.conftest import BuiltStates, Harness, snapshot
 
 Client = TestClient[web.Request, web.Application]
 BASE = "https://symposium.example"
@@ -67,9 +67,7 @@ def publish(number: int, url: str, commentary: str) -> str:
     return f"erin: /symposium publish essay:{number} url:{url} commentary:{commentary}"
 
 
-@pytest.fixture
-async def symposium(harness: Harness) -> Harness:
-    """Three essays published an hour apart (one pen-named, one hostile), commentary on each, one coming up."""
+async def build_symposium(harness: Harness) -> None:
     await harness.run(SETUP)
     harness.clock.set(datetime.fromisoformat("2023-03-13T09:30+00:00"))
     await harness.run(publish(1, "https://alice.example/alive", "Alice opens the symposium."))
@@ -79,6 +77,12 @@ async def symposium(harness: Harness) -> Harness:
     harness.clock.advance(timedelta(hours=1))
     await harness.run(publish(3, "https://carol.example/x", HOSTILE_COMMENT))
     await harness.run(f"erin: /symposium comment essay:2 text:A second look. {SCRIPT}")
+
+
+@pytest.fixture
+async def symposium(harness: Harness, built_states: BuiltStates) -> Harness:
+    """Three essays published an hour apart (one pen-named, one hostile), commentary on each, one coming up."""
+    await built_states.enter(harness, "web", build_symposium)
     return harness
 
 

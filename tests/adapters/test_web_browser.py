@@ -20,7 +20,7 @@ from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, a
 
 from adapters.web.app import SITE, build_web_app, serve_web
 from bot.settings import CoreSettings
-from tests.conftest import Harness
+from tests.conftest import BuiltStates, Harness
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -38,9 +38,15 @@ PUBLICATION = "clock: 2023-03-13T09:30+00:00"
 HOSTILE_TITLE = 'Hostile "><img src=x onerror=alert(1)> javascript:alert(1)'
 HOSTILE_COMMENT = "<script>alert(1)</script> javascript:alert(1)"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium): browser tests skipped"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no Chromium at /usr/bin/chromium (apt-get install chromium): browser tests skipped",
+    ),
+    # What the browser shows does not depend on the database behind the page (tests/adapters/test_web.py serves
+    # the same page from both).
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 SCRIPT = f"""
 erin: /symposium open title:Is the orchestrator dead or alive? prompt:Is the orchestrator dead or alive? \
@@ -98,10 +104,15 @@ async def serve(harness: Harness, script: str) -> AsyncIterator[Served]:
         await runner.cleanup()
 
 
+async def build(harness: Harness) -> None:
+    await harness.run(SCRIPT)
+
+
 @pytest.fixture
-async def served(harness: Harness) -> AsyncIterator[Served]:
+async def served(harness: Harness, built_states: BuiltStates) -> AsyncIterator[Served]:
     """The scripted symposium, three essays published, served on a real port of 127.0.0.1."""
-    async with serve(harness, SCRIPT) as served:
+    await built_states.enter(harness, "browser", build)
+    async with serve(harness, "") as served:
         yield served
 
 
@@ -228,6 +239,7 @@ async def axe_violations(page: Page) -> list[dict[str, Any]]:
     return violations
 
 
+@pytest.mark.slow  # axe runs on six pages
 async def test_the_pages_have_no_accessibility_violations_before_and_after_publication(
     harness: Harness, browser: Browser
 ) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from adapters.web.app import SITE, Site, accepts_gzip, build_web_app
 from adapters.web.settings import WebSettings
 from bot.settings import CoreSettings
-from tests.conftest import Harness
+from tests.conftest import BuiltStates, Harness
 
 Client = TestClient[web.Request, web.Application]
 BASE = "https://symposium.example"
@@ -43,9 +43,13 @@ async def held(seconds: float) -> None:
     await asyncio.Event().wait()
 
 
-@pytest.fixture
-async def client(harness: Harness) -> AsyncIterator[Client]:
+async def build(harness: Harness) -> None:
     await harness.run(SETUP)
+
+
+@pytest.fixture
+async def client(harness: Harness, built_states: BuiltStates) -> AsyncIterator[Client]:
+    await built_states.enter(harness, "web_cache", build)
     settings = CoreSettings(database_url=str(harness.engine.url), public_base_url=BASE)
     app = build_web_app(harness.engine, settings, harness.clock, sleep=held)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -217,6 +217,7 @@ async def test_a_feed_that_fails_or_has_not_changed_changes_nothing_and_is_polle
     assert etag  # the unchanged feed answered 304 to it (None above: the same feed twice)
 
 
+@pytest.mark.slow  # a day and a half of looks at the feed, every 15 minutes
 async def test_a_missed_day_is_reported_once_to_the_author_and_the_review_channel(world: World) -> None:
     await world.run(
         "bo: /intent title:The conductor's baton route:crosspost\nbo: /submit url:https://drafts.example/bo\n"
