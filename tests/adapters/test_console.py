@@ -20,6 +20,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
+@pytest.mark.slow  # the whole 2023 symposium, in a process of its own
 def test_the_demo_runs_the_2023_symposium_start_to_finish(runner: CliRunner) -> None:
     result = runner.invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
