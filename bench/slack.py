@@ -207,7 +207,9 @@ async def dm_fanouts(recipients: int, scale: float) -> dict[str, float]:
                 await populate(bot, fake, recipients)
                 async with bot.sessions() as session:
                     first_dm = await session.scalar(
-                        select(func.min(OutboxRow.due_at)).where(OutboxRow.op == "dm", OutboxRow.status == "pending")
+                        select(func.min(OutboxRow.due_at)).where(
+                            OutboxRow.op.in_(("dm", "remind")), OutboxRow.status == "pending"
+                        )
                     )
                 assert first_dm is not None
                 clock.start(first_dm - timedelta(hours=1))
