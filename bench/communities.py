@@ -2,7 +2,7 @@
 a day's traffic, in the same run and on the same database server.
 
     python -m bench communities                      # PostgreSQL, 100 × 100 against 1 × 10,000
-    python -m bench communities --quick              # SQLite and PostgreSQL, 10 × 20 against 1 × 200
+    python -m bench communities --quick              # PostgreSQL, 10 × 20 against 1 × 200
     python -m bench communities --backends sqlite --communities 20 --participants 50
 
 The question: does the bot serving many small communities cost more per command, or deliver slower, than serving
@@ -240,7 +240,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--communities", type=int, help=f"communities on the many side (default {FULL[0]})")
     parser.add_argument("--participants", type=int, help=f"participants in each (default {FULL[1]})")
-    parser.add_argument("--backends", help="comma-separated: sqlite,postgresql (default: postgresql; --quick: both)")
+    parser.add_argument("--backends", help="comma-separated: sqlite,postgresql (default: postgresql)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES,
@@ -250,7 +250,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     c, p = QUICK if args.quick else FULL
     c, p = args.communities or c, args.participants or p
-    backends = [b.strip() for b in (args.backends or ("sqlite,postgresql" if args.quick else "postgresql")).split(",")]
+    backends = [b.strip() for b in (args.backends or "postgresql").split(",")]
     if "postgresql" in backends and (why := postgres_unreachable(args.postgres_url)):
         print(f"PostgreSQL skipped: cannot reach {make_url(args.postgres_url)!r} ({why})", file=sys.stderr)
         backends.remove("postgresql")

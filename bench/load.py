@@ -2,7 +2,7 @@
 and on PostgreSQL.
 
     python -m bench load                 # SQLite and PostgreSQL, 310 participants, Slack's real limits (~50 min)
-    python -m bench load --quick         # SQLite only, 110 participants, limits 10 times Slack's (~2 min)
+    python -m bench load --quick         # SQLite only, 110 participants, 3 rounds, limits 10 times Slack's (~1.5 min)
     python -m bench load --backends postgresql --participants 310 --rounds 10 --scale 5
 
 The bot runs as in production in HTTP mode: its slack-bolt app served by aiohttp on 127.0.0.1, the core with
@@ -497,10 +497,10 @@ def report(name: str, run: Run) -> bool:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="SQLite, 110 participants, 5 rounds, limits × 10")
+    parser.add_argument("--quick", action="store_true", help="SQLite, 110 participants, 3 rounds, limits × 10")
     parser.add_argument("--backends", default=None, help="sqlite,postgresql (default; sqlite with --quick)")
     parser.add_argument("--participants", type=int, help="participants notified (default 310; 110 quick)")
-    parser.add_argument("--rounds", type=int, help=f"rounds of {WRITERS} /submit per phase (default 10; 5 quick)")
+    parser.add_argument("--rounds", type=int, help=f"rounds of {WRITERS} /submit per phase (default 10; 3 quick)")
     parser.add_argument("--scale", type=float, help="multiply Slack's limits by this (default 1; 10 quick)")
     parser.add_argument(
         "--postgres-url",
@@ -510,7 +510,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     participants = args.participants or (110 if args.quick else 310)
-    rounds = args.rounds or (5 if args.quick else 10)
+    rounds = args.rounds or (3 if args.quick else 10)
     scale = args.scale or (10.0 if args.quick else 1.0)
     backends = [b.strip() for b in (args.backends or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")]
     if "postgresql" in backends and (why := postgres_unreachable(args.postgres_url)):

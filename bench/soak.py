@@ -1,7 +1,7 @@
 """A soak: one symposium of 1,000 writers lived through a simulated month, with memory and latency sampled daily.
 
     python -m bench soak                  # 1,000 writers, 30 simulated days, SQLite and PostgreSQL
-    python -m bench soak --quick          # 100 writers, 30 days, SQLite only
+    python -m bench soak --quick          # 60 writers, 30 days, SQLite only
     python -m bench soak --writers 3000 --backends postgresql
 
 The month, through the real core (`SymposiumBot` with the `SilentPlatform` double, no network): an editor opens
@@ -176,7 +176,7 @@ def verdicts(lived: list[Day], announced: tuple[int, int]) -> list[tuple[str, st
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 writers, SQLite only")
+    parser.add_argument("--quick", action="store_true", help="60 writers, SQLite only")
     parser.add_argument("--writers", type=int, default=1000)
     parser.add_argument("--days", type=int, default=DAYS)
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES,
     )
     args = parser.parse_args(argv)
-    writers = 100 if args.quick else args.writers
+    writers = 60 if args.quick else args.writers
     backends = ["sqlite"] if args.quick else [b.strip() for b in args.backends.split(",") if b.strip()]
     if "postgresql" in backends and (why := postgres_unreachable(args.postgres_url)):
         print(f"PostgreSQL skipped: {why}", file=sys.stderr)
