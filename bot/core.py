@@ -136,7 +136,8 @@ class SymposiumBot:
         self.engine, self.clock, self.platform, self.settings = engine, clock, platform, settings
         self.sessions = make_sessions(engine)
         self.reads = make_sessions(engine, read_only=True)
-        self._quick = make_sessions(engine, busy_timeout_ms=int(settings.receive_within_seconds * 1000))
+        quick = make_sessions(engine, busy_timeout_ms=int(settings.receive_within_seconds * 1000), urgent=True)
+        self._recorder = inbox.Recorder(quick, clock.now, settings.receive_within_seconds * 1.5)
         self.composer = CoreComposer(settings, platform.index_page_chars)
         self.dispatcher = Dispatcher(
             self.sessions,
@@ -184,9 +185,7 @@ class SymposiumBot:
         ticket = Ticket(arrival, None)
         self._queue(ticket)
         try:
-            async with asyncio.timeout(self.settings.receive_within_seconds * 1.5):
-                async with self._quick() as session, session.begin():
-                    recorded = await inbox.record(session, arrival, self.clock.now())
+            recorded = await self._recorder.record(arrival)
             ticket.id, ticket.duplicate, ticket.received_at = recorded.id, recorded.duplicate, recorded.received_at
         except (TimeoutError, DBAPIError) as exc:
             log.warning("%s %s was not made durable (%s): handling it from memory", arrival.kind, arrival.key, exc)

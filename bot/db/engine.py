@@ -2,8 +2,10 @@
 taken in turn by the process's writers."""
 
 import asyncio
+import contextlib
 import sqlite3
 import weakref
+from collections import deque
 from typing import Any
 
 from sqlalchemy import event
@@ -31,19 +33,19 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" notes for pysqlite); how long one
     waits for the lock is set per transaction (`busy_timeout_ms`).
 
-    The process's own writers queue for the lock in turn (an asyncio lock, first come first served) before they
-    ask SQLite for it: SQLite's busy handler lets a waiter sleep and retry (up to 100 ms a step), so with ten
-    commands and the delivery workers at once an unlucky one lost its turn again and again (seen: a single insert
-    waiting a second). Another process (a second bot on the same file, a maintenance script) still meets the busy
-    timeout."""
-    turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-    holding: dict[int, asyncio.Lock] = {}  # by the driver's connection, whichever layer hands it over
+    The process's own writers queue for the lock in turn (`Turns`, first come first served, arrivals first)
+    before they ask SQLite for it: SQLite's busy handler lets a waiter sleep and retry (up to 100 ms a step), so
+    with ten commands and the delivery workers at once an unlucky one lost its turn again and again (seen: a
+    single insert waiting a second). Another process (a second bot on the same file, a maintenance script) still
+    meets the busy timeout."""
+    turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turns] = weakref.WeakKeyDictionary()
+    holding: dict[int, Turns] = {}  # by the driver's connection, whichever layer hands it over
 
-    def take_turn(connection: Any, timeout_ms: int) -> None:
+    def take_turn(connection: Any, timeout_ms: int, urgent: bool) -> None:
         loop = asyncio.get_running_loop()
-        lock = turns.get(loop) or turns.setdefault(loop, asyncio.Lock())
+        lock = turns.get(loop) or turns.setdefault(loop, Turns())
         try:  # inside SQLAlchemy's greenlet: waits on the event loop, in arrival order, as long as SQLite would
-            await_(_acquire(lock, timeout_ms / 1000))
+            await_(_acquire(lock, timeout_ms / 1000, urgent))
         except TimeoutError:
             locked = sqlite3.OperationalError("database is locked (this process's other writers held it)")
             raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
@@ -72,7 +74,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         if options.get("read_only", False):
             connection.exec_driver_sql("BEGIN")
             return
-        take_turn(connection, timeout)
+        take_turn(connection, timeout, bool(options.get("urgent", False)))
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -86,11 +88,47 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine.pool, name, lambda dbapi_connection, *_: end_turn(dbapi_connection))
 
 
-async def _acquire(lock: asyncio.Lock, seconds: float) -> None:
-    """Take the lock within `seconds`; cancelled or timed out, it is not left taken (`wait_for` may do so on
-    Python 3.11, when its wait is cancelled as the lock is handed over)."""
+class Turns:
+    """This process's turns at SQLite's write lock: first come first served, except that urgent writers (an
+    arrival recorded before the platform gets its acknowledgement) go before the others waiting, so an ack waits
+    for the transaction under way, not for every command and delivery queued behind it."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self._held:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._waiting[0 if urgent else 1]
+        queue.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the turn was handed over as the wait was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (the lock stays held), or free it."""
+        for queue in self._waiting:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._held = False
+
+
+async def _acquire(turns: Turns, seconds: float, urgent: bool) -> None:
+    """Take a turn within `seconds`; cancelled or timed out, it is not left taken."""
     async with asyncio.timeout(seconds):
-        await lock.acquire()
+        await turns.acquire(urgent)
 
 
 def _driver(connection: Any) -> Any:
@@ -109,12 +147,13 @@ def _then(step: Any, after: Any) -> Any:
 
 
 def make_sessions(
-    engine: AsyncEngine, *, read_only: bool = False, busy_timeout_ms: int | None = None
+    engine: AsyncEngine, *, read_only: bool = False, busy_timeout_ms: int | None = None, urgent: bool = False
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for the core. `read_only` ones (the public page, delivery's reads) never wait for SQLite's write
     lock and run as read-only transactions on PostgreSQL; `busy_timeout_ms` bounds how long a SQLite writer
-    waits for the lock (recording an arrival must not keep a platform waiting for its acknowledgement)."""
-    options: dict[str, Any] = {}
+    waits for the lock, and `urgent` writers take it before the others of the process waiting (recording an
+    arrival must not keep a platform waiting for its acknowledgement)."""
+    options: dict[str, Any] = {"urgent": True} if urgent else {}
     if read_only:
         options |= {"read_only": True}
         if engine.dialect.name == "postgresql":
