@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import OPEN, Harness, snapshot
+from tests.conftest import OPEN, BuiltStates, Harness, snapshot
 
 SETUP = f"""
 {OPEN}
@@ -81,11 +81,15 @@ CASES = [
 ]
 
 
+async def build(harness: Harness) -> None:
+    await harness.run(SETUP)
+
+
 @pytest.mark.parametrize(("line", "expected"), CASES, ids=[c[0][:40] for c in CASES])
 async def test_bad_input_is_refused_privately_and_changes_nothing(
-    harness: Harness, engine: AsyncEngine, line: str, expected: str
+    harness: Harness, engine: AsyncEngine, built_states: BuiltStates, line: str, expected: str
 ) -> None:
-    await harness.run(SETUP)
+    await built_states.enter(harness, "bad_input", build)
     before = await snapshot(engine)
     out = await harness.run(line)
     user = line.split(":", 1)[0]
