@@ -126,6 +126,12 @@ class Harness:
         self.bot, self.platform, self.clock, self.transcript = bot, platform, clock, lines
         self.engine, self.settings = bot.engine, bot.settings
         self.session = ConsoleSession(bot, platform, clock)
+        self.states: BuiltStates | None = None
+
+    async def start_from(self, script: str) -> None:
+        """The state `script` leaves, built once per test session (`BuiltStates`); what it printed is not kept."""
+        assert self.states is not None, "start_from needs the `harness` fixture"
+        await self.states.enter(self, script, lambda harness: harness.run(script))
 
     async def run(self, script: str) -> str:
         """Run the lines; return what the bot printed for them."""
@@ -155,8 +161,9 @@ async def harness_for(
 
 
 @pytest.fixture
-async def harness(database_url: str, clock: SimulatedClock) -> AsyncIterator[Harness]:
+async def harness(database_url: str, clock: SimulatedClock, built_states: "BuiltStates") -> AsyncIterator[Harness]:
     async with harness_for(database_url, clock, {"erin"}) as harness:
+        harness.states = built_states
         yield harness
 
 

@@ -44,7 +44,7 @@ async def held(seconds: float) -> None:
 
 
 async def build(harness: Harness) -> None:
-    await harness.run(SETUP)
+    await harness.start_from(SETUP)
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ async def test_gzip_goes_only_to_clients_that_ask_for_it(client: Client, accept:
 
 async def test_the_refresher_rereads_at_its_interval(harness: Harness) -> None:
     """The background task, paced by a sleep the test controls: each turn it is let go is one refresh."""
-    await harness.run(SETUP)
+    await harness.start_from(SETUP)
     asked: asyncio.Queue[float] = asyncio.Queue()
     turns: asyncio.Queue[None] = asyncio.Queue()
 

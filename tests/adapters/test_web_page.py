@@ -43,7 +43,7 @@ async def held(seconds: float) -> None:
 
 @pytest.fixture
 async def client(harness: Harness) -> AsyncIterator[Client]:
-    await harness.run(OPEN)
+    await harness.start_from(OPEN)
     start = len(harness.transcript)
     await harness.session.command("erin", f"/symposium edit call:{CALL}")  # one command, many lines
     await harness.bot.deliver()

@@ -17,7 +17,7 @@ erin: /symposium schedule essay:1 date:2023-03-14
 
 
 async def test_withdraw_cancels_the_date_and_tells_the_editors(harness: Harness) -> None:
-    await harness.run(APPROVED)
+    await harness.start_from(APPROVED)
     out = await harness.run("alice: /withdraw")
     assert "[private to alice] Intent withdrawn" in out
     assert "[#review] Essay 1 withdrawn" in out
@@ -92,7 +92,7 @@ async def test_export_sends_a_csv_privately_with_formulas_defused(harness: Harne
 
 
 async def test_editors_are_added_and_removed_by_admins_only(harness: Harness, engine: AsyncEngine) -> None:
-    await harness.run(OPEN)
+    await harness.start_from(OPEN)
     assert "Only workspace admins" in await harness.run("alice: /symposium editors add:@bob")
     assert "bob is now an editor" in await harness.run("erin: /symposium editors add:@bob")
     await harness.run("carol: /intent title:C\ncarol: /submit https://x.example/c")

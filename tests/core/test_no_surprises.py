@@ -21,7 +21,7 @@ erin: /symposium publish essay:1 url:https://example.com/lazy-live
 
 
 async def test_a_published_essays_public_details_stay_fixed(harness: Harness, engine: AsyncEngine) -> None:
-    await harness.run(PUBLISHED)
+    await harness.start_from(PUBLISHED)
     before = await snapshot(engine)
     for line in ("alice: /intent title:A new title", "alice: /intent pen_name:none", "alice: /intent route:crosspost"):
         out = await harness.run(line)
@@ -32,13 +32,13 @@ async def test_a_published_essays_public_details_stay_fixed(harness: Harness, en
 
 
 async def test_extend_is_refused_for_an_essay_already_published(harness: Harness) -> None:
-    await harness.run(PUBLISHED)
+    await harness.start_from(PUBLISHED)
     out = await harness.run("erin: /symposium extend user:@alice due:2023-03-20")
     assert "essay 1 is already published: there is nothing left to be due" in out
 
 
 async def test_an_identical_resubmission_changes_nothing(harness: Harness, engine: AsyncEngine) -> None:
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     before = await snapshot(engine)
     out = await harness.run("alice: /submit https://example.com/lazy")
     assert "Essay 1: nothing changed" in out
@@ -49,7 +49,7 @@ async def test_an_identical_resubmission_changes_nothing(harness: Harness, engin
 
 
 async def test_pen_name_none_drops_the_pen_name(harness: Harness) -> None:
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     out = await harness.run("alice: /intent pen_name:none")
     assert "Pen name: none; your essay will be published under your own name" in out
     assert "writing as" not in out.split("[#review]")[-1]  # the card follows the intent
@@ -58,7 +58,7 @@ async def test_pen_name_none_drops_the_pen_name(harness: Harness) -> None:
 async def test_deciding_again_sends_nothing_and_a_reason_added_reads_as_one(
     harness: Harness, engine: AsyncEngine
 ) -> None:
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     first = await harness.run("erin: /symposium decide essay:1 decision:decline")
     assert "[DM alice] “Good data engineers are lazy”: declined" in first
     assert "A revision is welcome" in first
@@ -73,7 +73,7 @@ async def test_deciding_again_sends_nothing_and_a_reason_added_reads_as_one(
 
 
 async def test_status_lists_every_symposium_a_writer_is_in_and_commands_find_theirs(harness: Harness) -> None:
-    await harness.run(PUBLISHED)
+    await harness.start_from(PUBLISHED)
     await harness.run(
         "erin: /symposium open title:Second call prompt:P intent_deadline:2023-05-03 due:2023-05-10 "
         "publish_from:2023-05-13 publish_to:2023-06-28 review_channel:#review2 announce_channel:#second"
@@ -89,7 +89,7 @@ async def test_status_lists_every_symposium_a_writer_is_in_and_commands_find_the
 
 
 async def test_with_two_calls_open_a_writer_in_neither_is_asked_which(harness: Harness) -> None:
-    await harness.run(OPEN)
+    await harness.start_from(OPEN)
     await harness.run(
         "erin: /symposium open title:Second call prompt:P intent_deadline:2023-05-03 due:2023-05-10 "
         "publish_from:2023-05-13 publish_to:2023-06-28 review_channel:#review2 announce_channel:#second"

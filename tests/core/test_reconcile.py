@@ -15,7 +15,7 @@ alice: /submit https://example.com/lazy
 
 
 async def test_one_deciding_kind_is_applied_once(harness: Harness, engine: AsyncEngine) -> None:
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     cards = await harness.bot.pending_cards()
     assert cards == [("review", "3")]
     erin, mallory = harness.platform.person("erin"), harness.platform.person("mallory")
@@ -33,7 +33,7 @@ async def test_conflicting_kinds_leave_the_card_pending_and_tell_the_review_chan
     harness: Harness, engine: AsyncEngine
 ) -> None:
     harness.platform.editors.add("ed")
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     listed = ReconcileCard(
         channel="review",
         message_ref="3",

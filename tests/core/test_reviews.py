@@ -22,7 +22,7 @@ async def essay_status(engine: AsyncEngine) -> str:
 async def test_a_non_editor_reaction_changes_nothing_and_is_explained_once_per_card(
     harness: Harness, engine: AsyncEngine
 ) -> None:
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     before = await snapshot(engine)
     out = await harness.run("mallory: react ✅ last")
     assert out == (
@@ -38,7 +38,7 @@ async def test_a_non_editor_reaction_changes_nothing_and_is_explained_once_per_c
 
 async def test_latest_editor_reaction_decides_and_removal_falls_back(harness: Harness, engine: AsyncEngine) -> None:
     harness.platform.editors.add("ed")
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     out = await harness.run("erin: react ✅ last")
     assert "Status: approved by erin" in out
     assert "[DM alice] “Good data engineers are lazy”: approved" in out
@@ -99,7 +99,7 @@ async def test_a_new_revision_gets_a_new_card_and_the_old_one_is_superseded(
 async def test_the_same_reaction_event_twice_is_applied_once(harness: Harness, engine: AsyncEngine) -> None:
     from bot.inbox import Arrival, Kind
 
-    await harness.run(SUBMITTED)
+    await harness.start_from(SUBMITTED)
     card = str(harness.platform.newest_card())
     body = {"channel": "review", "ref": card, "emoji": "✅", "added": True}
     reaction = Arrival("Ev123", "console", "erin", Kind.REACTION, body)
