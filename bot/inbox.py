@@ -81,15 +81,21 @@ def _values(arrival: Arrival, now: datetime, status: str) -> dict[str, Any]:
     }
 
 
-async def record(session: AsyncSession, arrival: Arrival, now: datetime) -> Ticket:
-    """Insert the arrival; a duplicate key inserts nothing."""
+async def record(session: AsyncSession, arrivals: list[Arrival], now: datetime) -> list[Ticket]:
+    """Insert the arrivals in one statement; a key seen before (in the inbox, or earlier in `arrivals`) inserts
+    nothing and makes its ticket a duplicate."""
     statement = (
         dialect_insert(session, InboxEntry)
-        .values(_values(arrival, now, "pending"))
+        .values([_values(arrival, now, "pending") for arrival in arrivals])
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(InboxEntry.key, InboxEntry.id)
     )
-    row_id = await session.scalar(statement.returning(InboxEntry.id))
-    return Ticket(arrival, row_id, duplicate=row_id is None, received_at=now)
+    ids: dict[str, int] = {key: row_id for key, row_id in (await session.execute(statement)).all()}
+    tickets = []
+    for arrival in arrivals:
+        row_id = ids.pop(arrival.key, None)  # the first arrival of a key has its row; any other is a duplicate
+        tickets.append(Ticket(arrival, row_id, duplicate=row_id is None, received_at=now))
+    return tickets
 
 
 class Recorder:
@@ -116,8 +122,7 @@ class Recorder:
             try:
                 async with asyncio.timeout(self._within):
                     async with self._sessions() as session, session.begin():
-                        now = self._now()
-                        tickets = [await record(session, arrival, now) for arrival, _ in batch]
+                        tickets = await record(session, [arrival for arrival, _ in batch], self._now())
             except Exception as exc:  # the database is slow or away: each arrival is handled from memory
                 for _, future in batch:
                     future.set_exception(exc)
