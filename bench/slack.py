@@ -1,7 +1,7 @@
 """The Slack adapter against the fake Slack (tests/fakes/slack_api.py), on SQLite.
 
     python -m bench slack              # ack latency, then DM fan-outs to 200 people under Slack's limits (~5 min)
-    python -m bench slack --quick      # 5 ack rounds; the fan-outs with Slack's minute 10 times shorter
+    python -m bench slack --quick      # 3 ack rounds; the fan-outs with Slack's minute 10 times shorter
     python -m bench slack --only dms   # the fan-outs alone
 
 1. Ack latency: `/submit` over HTTP, 50 requests at once, signed as Slack signs them, against the bot's
@@ -282,10 +282,10 @@ async def dm_fanouts(recipients: int, scale: float) -> dict[str, float]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench slack", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="5 ack rounds, and Slack's minute 10 times shorter (--scale 10)"
+        "--quick", action="store_true", help="3 ack rounds, and Slack's minute 10 times shorter (--scale 10)"
     )
     parser.add_argument(
-        "--rounds", type=int, help="measured rounds of 50 concurrent /submit per app (default 20, --quick 5)"
+        "--rounds", type=int, help="measured rounds of 50 concurrent /submit per app (default 20, --quick 3)"
     )
     parser.add_argument("--dms", type=int, default=200, help="recipients of the DM fan-outs")
     parser.add_argument(
@@ -295,7 +295,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     scale = args.scale or (10.0 if args.quick else 1.0)
-    args.rounds = args.rounds or (5 if args.quick else 20)
+    args.rounds = args.rounds or (3 if args.quick else 20)
 
     print(f"\nSlack benchmarks: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, SQLite, fake Slack on 127.0.0.1\n", flush=True)
     met = True

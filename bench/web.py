@@ -3,7 +3,7 @@ running commentary, 50 concurrent clients, on the 200 path and the 304 path (`If
 against aiohttp serving the same bytes as a static file in the same run (the floor on this machine).
 
     python -m bench web                       # SQLite and PostgreSQL, 10 s per path and server
-    python -m bench web --quick               # SQLite only, 50 essays and 500 comments, 2 s per path and server
+    python -m bench web --quick               # SQLite only, 50 essays and 500 comments, 1 s per path and server
     python -m bench web --backends sqlite --seconds 5
 
 The symposium is built through the real core (`SymposiumBot.handle`, commands parsed from text lines). Then two
@@ -288,16 +288,16 @@ def main(argv: list[str]) -> int:
         prog="python -m bench web", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backends", default=None, help="sqlite,postgresql (default; sqlite with --quick)")
-    parser.add_argument("--seconds", type=float, default=None, help="load time per path and server (10; 2 quick)")
+    parser.add_argument("--seconds", type=float, default=None, help="load time per path and server (10; 1 quick)")
     parser.add_argument(
-        "--quick", action="store_true", help=f"SQLite only, {QUICK_ESSAYS} essays, {QUICK_COMMENTS:,} comments, 2 s"
+        "--quick", action="store_true", help=f"SQLite only, {QUICK_ESSAYS} essays, {QUICK_COMMENTS:,} comments, 1 s"
     )
     parser.add_argument(
         "--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args(argv)
     backends = args.backends or ("sqlite" if args.quick else "sqlite,postgresql")
-    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    seconds = args.seconds or (1.0 if args.quick else 10.0)
     essays, comments = (QUICK_ESSAYS, QUICK_COMMENTS) if args.quick else (ESSAYS, COMMENTS)
     print(
         f"GET /s/<slug>: {essays} published essays, {comments:,} comments, {CLIENTS} concurrent clients, {seconds:g} s each"
