@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import notice
 from bot.db.models import OutboxRow, Symposium
-from bot.delivery import Send, stored_send
 from bot.index import index_pages, public_essays, upcoming_essays
 from bot.messages import ChannelRef, Mention
 from bot.outbox import Op, outbox_row
+from bot.sends import Send, stored_send
 from bot.services import previews, reminders
 from bot.settings import CoreSettings
 

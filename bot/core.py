@@ -37,6 +37,7 @@ from bot.ports import Platform
 from bot.services import (
     communities,
     dates,
+    digests,
     history,
     intents,
     live,
@@ -460,7 +461,7 @@ class SymposiumBot:
                 more = await reminders.write_out(uow)
                 await publishing.publish_due(uow, seen_live=self.live is not None)
                 await live.report_missed(uow)
-                await reminders.daily_digests(uow)
+                await digests.daily_digests(uow)
                 await inbox.prune(uow.session, uow.now)
                 await uow.commit()
             while more:  # a reminder to every writer of a deadline: the rest of its writers, a chunk a transaction
@@ -506,7 +507,7 @@ class SymposiumBot:
                     Essay.published_at.is_(None), Essay.live_url.is_not(None), Essay.scheduled_for > now
                 )
             )
-            digest = await reminders.next_digest_check(session, now)
+            digest = await digests.next_digest_check(session, now)
         async with self.unit_of_work() as uow:
             look = await live.next_due(uow, looking=self.live is not None)
         return min((t for t in (row, essay, digest, look) if t is not None), default=None)

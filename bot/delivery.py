@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,9 +32,9 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.db.models import OutboxRow, PausedCommunity, PostedMessage
 from bot.db.types import UtcDateTime
-from bot.messages import Message, load_message
 from bot.outbox import Op, Status, write_rows
 from bot.ports import Attempt, MessageGone, Platform, RateLimited, RetryLater, Undeliverable
+from bot.sends import Composer, Send
 from bot.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -45,56 +45,6 @@ WAIT_FOR_POST = timedelta(seconds=5)
 def backoff(attempts: int) -> timedelta:
     """Seconds before the next try: 10 · 2^(attempts − 1), capped at one hour (10 s, 20 s, 40 s, … 3600 s)."""
     return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
-
-
-@dataclass(frozen=True)
-class Send:
-    """One message to send, as the platform sees it. A keyed post is posted once and remembered; with `upsert`,
-    a key already posted is edited instead (the Essay Index's pages)."""
-
-    op: Op
-    community: str
-    message: Message
-    channel: str | None = None
-    user_id: str | None = None
-    key: str | None = None
-    reactions: tuple[str, ...] = ()
-    pin: bool = False
-    upsert: bool = False
-    handle: dict[str, Any] | None = None
-    until: datetime | None = None
-
-
-def stored_send(row: OutboxRow) -> Send:
-    """The one send of a row that carries its message."""
-    payload = row.payload
-    until = payload.get("until")
-    return Send(
-        op=Op(row.op),
-        community=row.community or "",
-        message=load_message(payload["message"]),
-        channel=row.channel,
-        user_id=row.user_id,
-        key=row.key,
-        reactions=tuple(payload.get("reactions", ())),
-        pin=bool(payload.get("pin")),
-        handle=payload.get("handle"),
-        until=datetime.fromisoformat(until) if until else None,
-    )
-
-
-class Composer(Protocol):
-    """The core's side of delivery: what composed rows say, and what happens when a row cannot be delivered."""
-
-    async def sends(self, session: AsyncSession, row: OutboxRow, now: datetime) -> list[Send] | str:
-        """What a row stands for now (`stored_send` for a stored message), or why it should be dropped."""
-        ...
-
-    async def undeliverable(
-        self, session: AsyncSession, row: OutboxRow, error: str, hint: str, now: datetime
-    ) -> list[dict[str, Any]]:
-        """Outbox rows that tell someone a row was given up on (none for such notices themselves)."""
-        ...
 
 
 class _Again(Exception):
