@@ -1,9 +1,12 @@
 """Apply Alembic migrations on the app's own engine, before anything else runs."""
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +20,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
+def newest() -> str | None:
+    """The head revision of this code's migrations (read from their files once per process)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _at_newest(connection: Connection) -> bool:
+    return MigrationContext.configure(connection).get_current_revision() == newest()
+
+
 MIGRATION_LOCK = 7_251_003  # a PostgreSQL advisory lock id of this application's own
 
 
@@ -27,4 +40,6 @@ async def upgrade(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
+        if await connection.run_sync(_at_newest):  # the usual start: one read, no migration scripts loaded
+            return
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
