@@ -166,4 +166,4 @@ def make_sessions(
 def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
     """INSERT with ON CONFLICT support, in the session's dialect."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return insert(model)
+    return insert(model.__table__)
