@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 
+from bot.db.sqlite_driver import OneTripDBAPI
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -21,6 +23,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("postgresql"):
         kwargs.setdefault("pool_pre_ping", True)  # a restarted server's dead connections are replaced, not used
         kwargs.setdefault("connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    elif url.startswith("sqlite+aiosqlite"):
+        kwargs.setdefault("module", OneTripDBAPI())  # one trip to aiosqlite's thread a statement, not four
     # What people typed never reaches a log or an error message through a failed statement's parameters.
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if engine.dialect.name == "sqlite":
