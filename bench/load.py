@@ -46,7 +46,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, event, func, not_, select
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from adapters.runtime import symposium_process
@@ -57,6 +57,7 @@ from adapters.slack.sender import SlackPlatform
 from adapters.slack.settings import SlackSettings
 from bench.core import DEFAULT_POSTGRES, database, percentile, postgres_unreachable
 from bot.db.models import OutboxRow
+from bot.outbox import Op
 from bot.settings import CoreSettings
 from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
 
@@ -288,9 +289,14 @@ def dms(fake: FakeSlack) -> Counter[str]:
 
 
 async def pending(bot: Any) -> int:
-    """Rows still to deliver now (planned reminders, which have a scope, excepted)."""
+    """Rows still to deliver: planned reminders (which have a scope) excepted, and the Essay Index's next edit
+    while it waits out its minute (edits are merged, one a minute at most), which the run measures nothing of. A
+    row held back by a 429 counts: it is due later, but it is due."""
+    waiting_index = and_(OutboxRow.op == Op.INDEX, OutboxRow.due_at > bot.clock.now())
     async with bot.sessions() as session:
-        query = select(func.count()).where(OutboxRow.status == "pending", OutboxRow.scope.is_(None))
+        query = select(func.count()).where(
+            OutboxRow.status == "pending", OutboxRow.scope.is_(None), not_(waiting_index)
+        )
         return int(await session.scalar(query) or 0)
 
 

@@ -167,6 +167,7 @@ class SymposiumBot:
         self._deliver_lock = asyncio.Lock()
         self._waking: asyncio.Task[None] | None = None
         self._again = False
+        self._soon: tuple[asyncio.TimerHandle, datetime] | None = None
         self._in_flight = 0
         self._settled = asyncio.Event()
         self._settled.set()
@@ -349,6 +350,8 @@ class SymposiumBot:
             await self.dispatcher.deliver_claimed(uow.replied.id, uow.replied.claim)
         if uow.delivery_due:
             self.wake()
+        if uow.due_later is not None:
+            self._wake_at(uow.due_later)
 
     async def recover(self, received_before: datetime | None = None) -> int:
         """Handle arrivals left pending by a process that stopped (by default: all received before this one
@@ -443,7 +446,28 @@ class SymposiumBot:
             except Exception:  # the next tick tries again; the rows stay in the outbox
                 log.exception("delivery round failed")
             if not self._again:
-                return
+                break
+        await self._wake_when_due()
+
+    async def _wake_when_due(self) -> None:
+        if (due := await self.dispatcher.next_due()) is not None:
+            self._wake_at(due)
+
+    def _wake_at(self, due: datetime) -> None:
+        """A row due before the next tick (a 429's Retry-After, an edit waiting for its post, a card's merged
+        edit) goes when it falls due, not up to `delivery_interval_seconds` later. One timer: the earliest."""
+        seconds = (due - self.clock.now()).total_seconds()
+        if not self.deliver_in_background or self.dispatcher.stopping:
+            return
+        if seconds >= self.settings.delivery_interval_seconds or (self._soon is not None and self._soon[1] <= due):
+            return
+        if self._soon is not None:
+            self._soon[0].cancel()
+        self._soon = (asyncio.get_running_loop().call_later(max(seconds, 0.05), self._woken), due)
+
+    def _woken(self) -> None:
+        self._soon = None
+        self.wake()
 
     async def deliver(self) -> int:
         """Deliver every row due now; returns how many were sent."""
@@ -479,6 +503,8 @@ class SymposiumBot:
         tick in progress, then the delivery round: it claims nothing more, and a row still waiting for the
         platform's pace after the grace is left to its claim (nothing is lost: it is sent after the next start)."""
         self.dispatcher.stop()
+        if self._soon is not None:
+            self._soon[0].cancel()
         try:
             async with asyncio.timeout(within_seconds):
                 await self._settled.wait()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -150,6 +150,10 @@ class Dispatcher:
         self._changed = asyncio.Event()
         self._stopping = False
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def stop(self) -> None:
         """Claim nothing more (the process is stopping); rows under way finish."""
         self._stopping = True
@@ -187,6 +191,21 @@ class Dispatcher:
             log.warning("looking for due outbox rows failed (%s: %s)", type(exc).__name__, exc)
             return False
         return due is not None
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest row still waiting falls due (one held back by a 429's Retry-After, an edit waiting for
+        its post); None when none waits or the database is away."""
+        try:
+            async with self.reads() as session:
+                return await session.scalar(
+                    select(func.min(OutboxRow.due_at)).where(
+                        OutboxRow.status == Status.PENDING,
+                        OutboxRow.op != Op.REMIND,
+                        OutboxRow.due_at > self.clock.now(),
+                    )
+                )
+        except Exception:  # the next tick looks again
+            return None
 
     def kick(self) -> None:
         """New rows are due: idle workers of the round under way look again."""

@@ -66,6 +66,8 @@ class UnitOfWork:
         self.clock, self.settings, self.surface, self.community = clock, settings, surface, community
         self.checks = checks or Checks()
         self.delivery_due = False
+        self.due_later: datetime | None = None
+        """The earliest row written to go out later (a merged edit, a reminder): the bot wakes for it."""
         self.replied: Claimed | None = None
         self._rows: list[dict[str, Any]] = []
         self._reply_row: dict[str, Any] | None = None
@@ -110,8 +112,7 @@ class UnitOfWork:
         community = sym.community if sym is not None else self.community
         row = outbox_row(self.now, op, community=community, symposium_id=sym.id if sym else None, **fields)
         self._rows.append(row)
-        if row["due_at"] <= self.now:
-            self.delivery_due = True
+        self._due(row["due_at"])
 
     def writes(self, op: Op, key: str) -> bool:
         """Whether this unit of work already writes a row of `op` for the message `key`."""
@@ -175,8 +176,14 @@ class UnitOfWork:
     async def write_now(self, rows: list[dict[str, Any]]) -> None:
         """Insert prepared rows at once (reminders, planned in bounded chunks)."""
         await write_rows(self.session, rows)
-        if any(row["due_at"] <= self.now for row in rows):
+        for row in rows:
+            self._due(row["due_at"])
+
+    def _due(self, at: datetime) -> None:
+        if at <= self.now:
             self.delivery_due = True
+        elif self.due_later is None or at < self.due_later:
+            self.due_later = at
 
     async def _write_outbox(self) -> None:
         rows, self._rows = self._rows, []

@@ -2,6 +2,7 @@
 leases that survive a crash, and two workers that deliver every row once."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from bot.db.engine import make_sessions
 from bot.db.models import OutboxRow
 from bot.delivery import Dispatcher, backoff
 from bot.messages import Message
-from bot.ports import Attempt, MessageGone, RetryLater, Undeliverable
+from bot.ports import Attempt, MessageGone, RateLimited, RetryLater, Undeliverable
 from bot.settings import CoreSettings
 from tests.conftest import OPEN, START, Harness, blocks, harness_for
 
@@ -230,3 +231,47 @@ async def test_an_essay_is_announced_at_its_time_while_a_long_fan_out_goes_out(d
             assert not platform.release.is_set()
         finally:
             platform.release.set()
+
+
+class Watched(FlakyPlatform):
+    """Says when a post to the review channel went out."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.carded = asyncio.Event()
+
+    async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
+        ref = await super().post(community, channel, message, attempt)
+        self.carded.set() if channel == "review" else None
+        return ref
+
+
+class RunningClock(SimulatedClock):
+    """The script's dates, with time running on from its start as it does for a running bot."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=time.monotonic() - self._began)
+
+
+async def test_a_row_a_429_put_off_goes_when_it_falls_due_not_at_the_next_tick(database_url: str) -> None:
+    """A running bot sent a row put off by a 429 (or an edit waiting for its post) only at its next tick, up to
+    `delivery_interval_seconds` (15 s) after it fell due. Nothing ticks here: the bot's own wake-up sends it."""
+    clock = RunningClock(START)
+    platform = Watched(clock, lambda _: None, {"erin"})
+    settings = CoreSettings(database_url=database_url)
+    async with symposium_process(
+        settings, platform, clock, ticking=False, deliver_in_background=True, workers=1
+    ) as bot:
+        session = ConsoleSession(bot, platform, clock)
+        for line in OPEN.strip().splitlines():
+            await session.run_line(line)
+        platform.fail["post:review"] = [RateLimited("429", after_seconds=0.3)]
+        await session.run_line("alice: /intent title:Lazy")
+        await session.run_line("alice: /submit https://example.com/lazy")
+        assert not platform.carded.is_set()
+        async with asyncio.timeout(5):
+            await platform.carded.wait()
