@@ -116,6 +116,7 @@ def _queue(bulk: bool) -> Any:
 
 
 QUEUE = {bulk: _queue(bulk) for bulk in (False, True)}
+Prepared = Outcome | tuple[list[Send] | str, dict[str, Posted]]
 
 
 class Dispatcher:
@@ -258,7 +259,9 @@ class Dispatcher:
                 return False
             if row.community and await session.get(PausedCommunity, row.community) is not None:
                 return False  # left to the queue, which skips it while its community is paused
-        return bool(await self._deliver(Job(row, claim)))
+            job = Job(row, claim)
+            prepared = await self._prepare(job, session)  # one read transaction, closed before the send
+        return bool(await self._deliver(job, prepared))
 
     async def _claim(self, bulk_ok: bool) -> Job | None:
         """Lease the longest-due row that no earlier row to its destination holds back: the rest of the outbox
@@ -312,22 +315,35 @@ class Dispatcher:
         """Whether a community with `busy` rows under way here may take no more (delivery_workers_per_community)."""
         return self.per_community is not None and busy >= self.per_community
 
-    async def _deliver(self, job: Job) -> int:
+    async def _deliver(self, job: Job, prepared: Prepared | None = None) -> int:
         """Prepare (read), send (no transaction), record (write). Returns 1 when the row went out."""
-        row = job.row
-        try:
-            async with self.reads() as session:
-                sends = await self.composer.sends(session, row, self.clock.now())
-                posted = await self._known(session, sends) if isinstance(sends, list) else {}
-        except Defer as exc:
-            outcome = Outcome(error=exc)
-        except Exception as exc:
-            log.exception("preparing outbox row %s failed", row.id)
-            outcome = Outcome(error=RetryLater(f"preparing it failed ({type(exc).__name__})"))
+        if prepared is None:
+            prepared = await self._prepare(job)
+        if isinstance(prepared, Outcome):
+            outcome = prepared
         else:
+            sends, posted = prepared
             outcome = Outcome(dropped=sends) if isinstance(sends, str) else await self._send(job, sends, posted)
         await self._record(job, outcome)
         return 1 if outcome.error is None and outcome.dropped is None else 0
+
+    async def _prepare(self, job: Job, session: AsyncSession | None = None) -> Prepared:
+        """What sending the row takes (its sends, or why it is dropped, and what they edit), read in `session` or
+        in a read transaction of its own; an Outcome when it cannot go now."""
+        try:
+            if session is None:
+                async with self.reads() as own:
+                    return await self._read_sends(own, job.row)
+            return await self._read_sends(session, job.row)
+        except Defer as exc:
+            return Outcome(error=exc)
+        except Exception as exc:
+            log.exception("preparing outbox row %s failed", job.row.id)
+            return Outcome(error=RetryLater(f"preparing it failed ({type(exc).__name__})"))
+
+    async def _read_sends(self, session: AsyncSession, row: OutboxRow) -> tuple[list[Send] | str, dict[str, Posted]]:
+        sends = await self.composer.sends(session, row, self.clock.now())
+        return sends, (await self._known(session, sends) if isinstance(sends, list) else {})
 
     async def _known(self, session: AsyncSession, sends: list[Send]) -> dict[str, Posted]:
         """What was posted already under the keys these sends name; Defer when one they edit is yet to be posted."""
