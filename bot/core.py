@@ -54,6 +54,7 @@ from bot.services import (
 )
 from bot.settings import CoreSettings
 from bot.uow import Checks, UnitOfWork
+from bot.waking import Waker
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,7 @@ class SymposiumBot:
         self.started_at = clock.now()
         self._turns: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._tick_lock = asyncio.Lock()
-        self._deliver_lock = asyncio.Lock()
-        self._waking: asyncio.Task[None] | None = None
-        self._again = False
-        self._soon: tuple[asyncio.TimerHandle, datetime] | None = None
+        self.waker = Waker(self.dispatcher, clock, settings.delivery_interval_seconds, background=deliver_in_background)
         self._in_flight = 0
         self._settled = asyncio.Event()
         self._settled.set()
@@ -351,7 +349,7 @@ class SymposiumBot:
         if uow.delivery_due:
             self.wake()
         if uow.due_later is not None:
-            self._wake_at(uow.due_later)
+            self.waker.wake_at(uow.due_later)
 
     async def recover(self, received_before: datetime | None = None) -> int:
         """Handle arrivals left pending by a process that stopped (by default: all received before this one
@@ -430,49 +428,11 @@ class SymposiumBot:
 
     def wake(self) -> None:
         """Deliver what is due, in the background (a running bot); calls while a round runs start one more."""
-        if not self.deliver_in_background:
-            return
-        if self._waking is not None and not self._waking.done():
-            self._again = True
-            self.dispatcher.kick()
-            return
-        self._waking = asyncio.create_task(self._wake())
-
-    async def _wake(self) -> None:
-        while True:
-            self._again = False
-            try:
-                await self.deliver()
-            except Exception:  # the next tick tries again; the rows stay in the outbox
-                log.exception("delivery round failed")
-            if not self._again:
-                break
-        await self._wake_when_due()
-
-    async def _wake_when_due(self) -> None:
-        if (due := await self.dispatcher.next_due()) is not None:
-            self._wake_at(due)
-
-    def _wake_at(self, due: datetime) -> None:
-        """A row due before the next tick (a 429's Retry-After, an edit waiting for its post, a card's merged
-        edit) goes when it falls due, not up to `delivery_interval_seconds` later. One timer: the earliest."""
-        seconds = (due - self.clock.now()).total_seconds()
-        if not self.deliver_in_background or self.dispatcher.stopping:
-            return
-        if seconds >= self.settings.delivery_interval_seconds or (self._soon is not None and self._soon[1] <= due):
-            return
-        if self._soon is not None:
-            self._soon[0].cancel()
-        self._soon = (asyncio.get_running_loop().call_later(max(seconds, 0.05), self._woken), due)
-
-    def _woken(self) -> None:
-        self._soon = None
-        self.wake()
+        self.waker.wake()
 
     async def deliver(self) -> int:
         """Deliver every row due now; returns how many were sent."""
-        async with self._deliver_lock:
-            return await self.dispatcher.deliver_due()
+        return await self.waker.deliver()
 
     async def tick(self) -> int:
         """What the clock makes due: looks for essays live (fetched with no transaction open), reminders to write
@@ -503,8 +463,7 @@ class SymposiumBot:
         tick in progress, then the delivery round: it claims nothing more, and a row still waiting for the
         platform's pace after the grace is left to its claim (nothing is lost: it is sent after the next start)."""
         self.dispatcher.stop()
-        if self._soon is not None:
-            self._soon[0].cancel()
+        self.waker.stop()
         try:
             async with asyncio.timeout(within_seconds):
                 await self._settled.wait()
@@ -512,13 +471,7 @@ class SymposiumBot:
                     pass
         except TimeoutError:
             log.warning("requests under way did not finish in %s s; the inbox keeps them", within_seconds)
-        if self._waking is None or self._waking.done():
-            return
-        done, _ = await asyncio.wait({self._waking}, timeout=delivery_grace_seconds)
-        if not done:
-            self._waking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._waking
+        await self.waker.finish(delivery_grace_seconds)
 
     async def next_due(self) -> datetime | None:
         """The earliest future moment something may fall due: an outbox row, an essay going live by itself,
