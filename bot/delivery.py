@@ -16,12 +16,11 @@ when a row cannot be delivered, is the core's `Composer`.
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +32,8 @@ from bot.clock import Clock
 from bot.db.models import OutboxRow, PausedCommunity, PostedMessage
 from bot.db.types import UtcDateTime
 from bot.outbox import Op, Status, write_rows
-from bot.ports import Attempt, MessageGone, Platform, RateLimited, RetryLater, Undeliverable
+from bot.ports import Attempt, Platform, RateLimited, RetryLater, Undeliverable
+from bot.sending import Outcome, Posted, Sender
 from bot.sends import Composer, Send
 from bot.settings import CoreSettings
 
@@ -63,22 +63,6 @@ class Job:
     claim: str
     in_doubt: bool = False
     since: datetime | None = None
-
-
-@dataclass
-class Posted:
-    channel: str
-    ref: str
-    pinned: bool
-
-
-@dataclass
-class Outcome:
-    """What sending did: refs posted under keys (recorded even when a later step failed), and the error if any."""
-
-    posted: dict[str, Posted] = field(default_factory=dict)
-    error: Exception | None = None
-    dropped: str | None = None
 
 
 def _queue(bulk: bool) -> Any:
@@ -140,6 +124,7 @@ class Dispatcher:
         commands_busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sessions, self.reads, self.clock, self.platform = sessions, reads, clock, platform
+        self.sender = Sender(platform, clock)
         self.commands_busy = commands_busy
         self.settings, self.composer = settings, composer
         self.workers = workers or settings.delivery_workers
@@ -323,7 +308,10 @@ class Dispatcher:
             outcome = prepared
         else:
             sends, posted = prepared
-            outcome = Outcome(dropped=sends) if isinstance(sends, str) else await self._send(job, sends, posted)
+            attempt = Attempt(f"symposium-{job.row.id}", job.in_doubt, job.since)
+            outcome = (
+                Outcome(dropped=sends) if isinstance(sends, str) else await self.sender.send(attempt, sends, posted)
+            )
         await self._record(job, outcome)
         return 1 if outcome.error is None and outcome.dropped is None else 0
 
@@ -366,83 +354,6 @@ class Dispatcher:
             .limit(1)
         )
         return waiting is not None
-
-    async def _send(self, job: Job, sends: list[Send], known: dict[str, Posted]) -> Outcome:
-        outcome = Outcome()
-        attempt = Attempt(f"symposium-{job.row.id}", job.in_doubt, job.since)
-        try:
-            for send in sends:
-                await self._one(send, attempt, known, outcome)
-        except Exception as exc:  # recorded below: retried, or given up on and said
-            outcome.error = exc
-        return outcome
-
-    async def _one(self, send: Send, attempt: Attempt, known: dict[str, Posted], outcome: Outcome) -> None:
-        p, c = self.platform, send.community
-        match send.op:
-            case Op.DM:
-                assert send.user_id
-                await p.direct_message(c, send.user_id, send.message, attempt)
-            case Op.REPLY:
-                assert send.user_id
-                if send.handle and (send.until is None or self.clock.now() < send.until):
-                    try:
-                        await p.reply(c, send.handle, send.message)
-                        return
-                    except Undeliverable as exc:
-                        log.info("the reply handle was refused (%s): answering by direct message", exc)
-                # the reply handle expired (the bot was down) or was refused: a direct message instead
-                await p.direct_message(c, send.user_id, send.message, attempt)
-            case Op.POST:
-                assert send.channel
-                posted = known.get(send.key) if send.key else None
-                if posted is None:
-                    posted = Posted(send.channel, await p.post(c, send.channel, send.message, attempt), False)
-                    self._remember(send.key, posted, known, outcome)
-                elif send.upsert:
-                    await self._edit(send, posted, attempt, known, outcome)
-                if send.reactions:
-                    await p.add_reactions(c, posted.channel, posted.ref, send.reactions)
-                if send.pin and not posted.pinned:
-                    await p.pin(c, posted.channel, posted.ref)
-                    posted.pinned = True
-                    self._remember(send.key, posted, known, outcome)
-            case Op.EDIT:
-                await self._edit(send, self._posted(send, known), attempt, known, outcome)
-            case Op.THREAD:
-                posted = self._posted(send, known)
-                await p.reply_in_thread(c, posted.channel, posted.ref, send.message, attempt)
-            case _:
-                raise Undeliverable(f"unknown outbox operation {send.op}")
-
-    @staticmethod
-    def _posted(send: Send, known: dict[str, Posted]) -> Posted:
-        posted = known.get(send.key or "")
-        if posted is None:
-            raise Undeliverable(f"the message it refers to ({send.key}) was never posted")
-        return posted
-
-    @staticmethod
-    def _remember(key: str | None, posted: Posted, known: dict[str, Posted], outcome: Outcome) -> None:
-        if key:
-            known[key] = outcome.posted[key] = posted
-
-    async def _edit(
-        self, send: Send, posted: Posted, attempt: Attempt, known: dict[str, Posted], outcome: Outcome
-    ) -> None:
-        """Edit in place; when the platform refuses (deleted, too old), post anew, pin it and unpin the old one."""
-        p, c = self.platform, send.community
-        try:
-            await p.edit(c, posted.channel, posted.ref, send.message)
-        except MessageGone:
-            old = posted
-            fresh = Posted(old.channel, await p.post(c, old.channel, send.message, attempt), False)
-            self._remember(send.key, fresh, known, outcome)
-            if old.pinned:
-                await p.pin(c, fresh.channel, fresh.ref)
-                fresh.pinned = True
-                with contextlib.suppress(MessageGone, Undeliverable):
-                    await p.unpin(c, old.channel, old.ref)
 
     async def _record(self, job: Job, outcome: Outcome) -> None:
         row, now, error = job.row, self.clock.now(), outcome.error
