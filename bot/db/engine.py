@@ -168,6 +168,7 @@ def make_sessions(
 
 
 def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
-    """INSERT with ON CONFLICT support, in the session's dialect."""
+    """INSERT with ON CONFLICT support, in the session's dialect: a Core statement on the model's table, which
+    skips the ORM's bulk-insert machinery (rows inserted this way are not objects of the session)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return insert(model.__table__)

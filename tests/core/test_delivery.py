@@ -242,7 +242,8 @@ class Watched(FlakyPlatform):
 
     async def post(self, community: str, channel: str, message: Message, attempt: Attempt) -> str:
         ref = await super().post(community, channel, message, attempt)
-        self.carded.set() if channel == "review" else None
+        if channel == "review":
+            self.carded.set()
         return ref
 
 
