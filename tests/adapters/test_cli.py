@@ -223,6 +223,7 @@ def test_an_unwritable_sqlite_folder_is_one_line(env: pytest.MonkeyPatch, tmp_pa
     assert "Set DATABASE_URL to a file in a folder this user can write" in line
 
 
+@pytest.mark.slow  # a process of its own: 1.2 s alone, over 2 s beside the other tests
 def test_a_real_process_prints_one_line_and_no_voice_warnings(env: pytest.MonkeyPatch, api: str) -> None:
     """In a process of its own, as an operator runs it: stderr holds the one line, nothing else (no traceback,
     no discord.py voice warnings)."""
