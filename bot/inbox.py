@@ -86,11 +86,11 @@ async def record(session: AsyncSession, arrivals: list[Arrival], now: datetime) 
     nothing and makes its ticket a duplicate."""
     statement = (
         dialect_insert(session, InboxEntry)
-        .values([_values(arrival, now, "pending") for arrival in arrivals])
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(InboxEntry.key, InboxEntry.id)
     )
-    ids: dict[str, int] = {key: row_id for key, row_id in (await session.execute(statement)).all()}
+    rows = [_values(arrival, now, "pending") for arrival in arrivals]
+    ids: dict[str, int] = {key: row_id for key, row_id in (await session.execute(statement, rows)).all()}
     tickets = []
     for arrival in arrivals:
         row_id = ids.pop(arrival.key, None)  # the first arrival of a key has its row; any other is a duplicate
