@@ -83,7 +83,9 @@ def _values(arrival: Arrival, now: datetime, status: str) -> dict[str, Any]:
 
 async def record(session: AsyncSession, arrivals: list[Arrival], now: datetime) -> list[Ticket]:
     """Insert the arrivals in one statement; a key seen before (in the inbox, or earlier in `arrivals`) inserts
-    nothing and makes its ticket a duplicate."""
+    nothing and makes its ticket a duplicate. The statement is executed for the rows, not built with them: built
+    with `.values([...])` it had no cache key and was compiled afresh each time (14–24 ms for 50 rows); this way it
+    is compiled once, and SQLAlchemy still sends one multi-row INSERT (its "insertmanyvalues")."""
     statement = (
         dialect_insert(session, InboxEntry)
         .on_conflict_do_nothing(index_elements=["key"])
