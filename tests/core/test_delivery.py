@@ -4,6 +4,7 @@ leases that survive a crash, and two workers that deliver every row once."""
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from adapters.console.adapter import ConsolePlatform, ConsoleSession
 from adapters.runtime import symposium_process
 from bot.clock import SimulatedClock
 from bot.composer import CoreComposer
+from bot.core import SymposiumBot
 from bot.db.engine import make_sessions
 from bot.db.models import OutboxRow
 from bot.delivery import Dispatcher, backoff
@@ -198,16 +200,25 @@ class HeldFanOut(ConsolePlatform):
         return ref
 
 
+@asynccontextmanager
+async def running_bot(
+    database_url: str, platform: ConsolePlatform, clock: SimulatedClock, workers: int
+) -> AsyncIterator[tuple[SymposiumBot, ConsoleSession]]:
+    """A bot that delivers in the background as a running one does (the clock does not tick it), with a console
+    session to feed it lines."""
+    settings = CoreSettings(database_url=database_url)
+    async with symposium_process(
+        settings, platform, clock, ticking=False, deliver_in_background=True, workers=workers
+    ) as bot:
+        yield bot, ConsoleSession(bot, platform, clock)
+
+
 async def test_an_essay_is_announced_at_its_time_while_a_long_fan_out_goes_out(database_url: str) -> None:
     """The clock's tick once waited for the delivery round it started: while a fan-out went out at the platform's
     pace, no tick looked at the time, and an essay due meanwhile waited for the whole fan-out."""
     clock = SimulatedClock(START)
     platform = HeldFanOut(clock, lambda _: None, {"erin"})
-    settings = CoreSettings(database_url=database_url)
-    async with symposium_process(
-        settings, platform, clock, ticking=False, deliver_in_background=True, workers=2
-    ) as bot:
-        session = ConsoleSession(bot, platform, clock)
+    async with running_bot(database_url, platform, clock, workers=2) as (bot, session):
         script = OPEN + (
             "\nalice: /intent title:On time\nalice: /submit url:https://alice.example/draft"
             "\nerin: /symposium decide essay:1 decision:approve"
@@ -263,11 +274,7 @@ async def test_a_row_a_429_put_off_goes_when_it_falls_due_not_at_the_next_tick(d
     `delivery_interval_seconds` (15 s) after it fell due. Nothing ticks here: the bot's own wake-up sends it."""
     clock = RunningClock(START)
     platform = Watched(clock, lambda _: None, {"erin"})
-    settings = CoreSettings(database_url=database_url)
-    async with symposium_process(
-        settings, platform, clock, ticking=False, deliver_in_background=True, workers=1
-    ) as bot:
-        session = ConsoleSession(bot, platform, clock)
+    async with running_bot(database_url, platform, clock, workers=1) as (_, session):
         for line in OPEN.strip().splitlines():
             await session.run_line(line)
         platform.fail["post:review"] = [RateLimited("429", after_seconds=0.3)]
