@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.db.models import OutboxRow, PausedCommunity, PostedMessage
-from bot.db.types import UtcDateTime
-from bot.outbox import Op, Status, write_rows
+from bot.outbox import QUEUE, Op, Status, write_rows
 from bot.ports import Attempt, Platform, RateLimited, RetryLater, Undeliverable
 from bot.sending import Outcome, Posted, Sender
 from bot.sends import Composer, Send
@@ -65,41 +63,6 @@ class Job:
     since: datetime | None = None
 
 
-def _queue(bulk: bool) -> Any:
-    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), not for a
-    paused community (bot/services/communities.py), and no earlier row to its destination due, being sent or
-    being retried. Built once: a claim is the hot path."""
-    now = bindparam("now", type_=UtcDateTime())
-    earlier = aliased(OutboxRow)
-    held_back = (
-        select(earlier.id)
-        .where(
-            earlier.destination == OutboxRow.destination,
-            earlier.status == Status.PENDING,
-            earlier.id < OutboxRow.id,
-            or_(earlier.due_at <= now, earlier.last_error.is_not(None)),
-        )
-        .exists()
-    )
-    paused = select(PausedCommunity.community).where(PausedCommunity.community == OutboxRow.community).exists()
-    return (
-        select(OutboxRow)
-        .where(
-            OutboxRow.status == Status.PENDING,
-            OutboxRow.bulk.is_(bulk),
-            OutboxRow.due_at <= now,
-            OutboxRow.op != Op.REMIND,  # the core writes a plan out (bot/services/reminders.py); it is not sent
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-            ~held_back,
-            ~paused,
-        )
-        .order_by(OutboxRow.due_at, OutboxRow.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-
-
-QUEUE = {bulk: _queue(bulk) for bulk in (False, True)}
 Prepared = Outcome | tuple[list[Send] | str, dict[str, Posted]]
 
 

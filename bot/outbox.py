@@ -1,4 +1,5 @@
-"""The outbox's vocabulary and its one writer: every outgoing message is a row built by `outbox_row`.
+"""The outbox's vocabulary, its one writer (every outgoing message is a row built by `outbox_row`) and the query
+that picks the next row to claim (`QUEUE`, used by bot/delivery.py).
 
 A row says what to do (`Op`), where (a channel, a person, or the key of a message posted before) and what
 (a stored message, or a `compose` spec the core turns into a message when the row is delivered). `destination`
@@ -9,10 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.db.engine import dialect_insert
-from bot.db.models import OutboxRow
+from bot.db.models import OutboxRow, PausedCommunity
+from bot.db.types import UtcDateTime
 from bot.messages import Message, dump_message
 
 
@@ -104,3 +108,40 @@ async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     processes planning the same reminder or digest)."""
     if rows:
         await session.execute(dialect_insert(session, OutboxRow).on_conflict_do_nothing(), rows)
+
+
+def _queue(bulk: bool) -> Any:
+    """The next row to claim: pending, of this kind, due at `:now`, not claimed (or its claim ran out), not for a
+    paused community (bot/services/communities.py), and no earlier row to its destination due, being sent or
+    being retried. Built once: a claim is the hot path."""
+    now = bindparam("now", type_=UtcDateTime())
+    earlier = aliased(OutboxRow)
+    held_back = (
+        select(earlier.id)
+        .where(
+            earlier.destination == OutboxRow.destination,
+            earlier.status == Status.PENDING,
+            earlier.id < OutboxRow.id,
+            or_(earlier.due_at <= now, earlier.last_error.is_not(None)),
+        )
+        .exists()
+    )
+    paused = select(PausedCommunity.community).where(PausedCommunity.community == OutboxRow.community).exists()
+    return (
+        select(OutboxRow)
+        .where(
+            OutboxRow.status == Status.PENDING,
+            OutboxRow.bulk.is_(bulk),
+            OutboxRow.due_at <= now,
+            OutboxRow.op != Op.REMIND,  # the core writes a plan out (bot/services/reminders.py); it is not sent
+            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            ~held_back,
+            ~paused,
+        )
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+QUEUE = {bulk: _queue(bulk) for bulk in (False, True)}
